@@ -1,0 +1,44 @@
+# The two commands of the README:
+#   make run   - the single-node server with the demo on http://127.0.0.1:8000/ (no Redis needed)
+#   make test  - installs what the suite needs (Python extras, redis-server, chromium) and runs it
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test install install-test system-deps lint py-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/daphne -b $(HOST) -p $(PORT) project.asgi:application
+
+system-deps:
+	scripts/ensure-system-deps
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+py-test: $(VENV)/.installed-test system-deps
+	$(BIN)/python -m pytest
+
+test: $(VENV)/.installed-test system-deps lint py-test
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest_cache test-artifacts

@@ -1,0 +1,83 @@
+"""Module-level async API over the running loop's hub (``from realtime import to_room``).
+
+Sync code (views, management commands) wraps these with ``asgiref.sync.async_to_sync``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .hub import get_hub
+from .protocol import MISSING
+
+if TYPE_CHECKING:
+    from .registry import RoomKey
+    from .socket import Socket
+
+
+async def broadcast(event: str, data: Any = MISSING) -> None:
+    """Push ``event`` to every connection on every node."""
+    await get_hub().broadcast(event, data)
+
+
+async def to_user(user_id: Any, event: str, data: Any = MISSING) -> None:
+    """Push ``event`` to every connection of ``user_id``, whatever node it is on."""
+    await get_hub().to_user(user_id, event, data)
+
+
+async def to_users(user_ids: Iterable[Any], event: str, data: Any = MISSING) -> None:
+    """Push ``event`` to every connection of each user in ``user_ids``."""
+    await get_hub().to_users(user_ids, event, data)
+
+
+async def to_room(
+    namespace: str, room: Any, event: str, data: Any = MISSING, exclude: Iterable[Any] = ()
+) -> None:
+    """Push ``event`` to every member of a room on every node, except ``exclude`` user ids."""
+    await get_hub().to_room(namespace, room, event, data, exclude=exclude)
+
+
+async def bind_user(user_id: Any, socket: Socket, kick_previous: bool = False) -> None:
+    """Bind a connection to a user id (``kick_previous`` closes older ones with 4012)."""
+    await get_hub().bind_user(user_id, socket, kick_previous=kick_previous)
+
+
+async def unbind_user(user_id: Any) -> None:
+    """Unbind every connection of ``user_id`` on this node."""
+    await get_hub().unbind_user(user_id)
+
+
+async def join_room(namespace: str, room: Any, user_id: Any) -> None:
+    """Add a user connected to this node to a room."""
+    await get_hub().join_room(namespace, room, user_id)
+
+
+async def leave_room(namespace: str, room: Any, user_id: Any) -> None:
+    """Remove a user from a room."""
+    await get_hub().leave_room(namespace, room, user_id)
+
+
+async def remove_room(namespace: str, room: Any) -> None:
+    """Remove every member of a room on this node."""
+    await get_hub().remove_room(namespace, room)
+
+
+async def room_members(namespace: str, room: Any) -> set[str]:
+    """User ids in a room on this node."""
+    return get_hub().room_members(namespace, room)
+
+
+async def room_member_count(namespace: str, room: Any) -> int:
+    """Number of users in a room on this node."""
+    return get_hub().room_member_count(namespace, room)
+
+
+async def user_rooms(user_id: Any) -> set[RoomKey]:
+    """The (namespace, room) pairs of a user on this node."""
+    return get_hub().user_rooms(user_id)
+
+
+async def is_member(namespace: str, room: Any, user_id: Any) -> bool:
+    """True when the user is in the room on this node."""
+    return get_hub().is_member(namespace, room, user_id)

@@ -1,0 +1,33 @@
+"""App configuration: handler discovery, settings reload, system checks, daphne fixes."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.module_loading import autodiscover_modules
+
+
+class RealtimeConfig(AppConfig):
+    """The ``realtime`` app."""
+
+    name = "realtime"
+    verbose_name = "Realtime"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Import every app's ``realtime_handlers`` module and wire settings and checks."""
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .conf import realtime_settings, reload_on_setting_changed
+        from .events import HANDLERS_MODULE
+
+        setting_changed.connect(reload_on_setting_changed, dispatch_uid="realtime-settings")
+        autodiscover_modules(HANDLERS_MODULE)
+        try:
+            fixes, max_bytes = realtime_settings.DAPHNE_FIXES, realtime_settings.MAX_FRAME_BYTES
+        except ImproperlyConfigured:
+            return  # the system checks report the invalid settings
+        if fixes:
+            from . import daphne_compat
+
+            daphne_compat.install(max_bytes)

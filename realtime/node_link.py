@@ -1,0 +1,138 @@
+"""The hub's link to other server nodes, over the Channels layer API only.
+
+It reads one node-level channel, keeps node-level group memberships in step with the local
+registry (race-free: each group's add/discard is decided under that group's lock from the
+registry's state at that moment), and publishes one message per send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import names
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+logger = logging.getLogger(__name__)
+
+_READ_ERROR_BACKOFF = (0.05, 2.0)
+
+
+class NodeLink:
+    """Publishing, listening and group membership for one hub."""
+
+    def __init__(self, hub: Hub, layer: Any) -> None:
+        from .hub import is_process_local
+
+        self.hub = hub
+        self.layer = layer
+        self.enabled = not is_process_local(layer)
+        self.channel: str | None = None
+        self.groups: set[str] = set()
+        self._group_locks: dict[str, asyncio.Lock] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listen_lock: asyncio.Lock | None = None
+        # Layers that can skip this process's own channels spare us receiving our own sends.
+        self._send_to_others = getattr(layer, "group_send_others", None)
+
+    @property
+    def listening(self) -> bool:
+        """True once the node channel exists and is read."""
+        return self.channel is not None
+
+    async def start_listening(self) -> None:
+        """Create the node channel, join the all-nodes and own-node groups, start reading."""
+        if not self.enabled or self.channel is not None:
+            return
+        if self._listen_lock is None:
+            self._listen_lock = asyncio.Lock()
+        async with self._listen_lock:
+            if self.channel is not None:
+                return
+            channel = await self.layer.new_channel()
+            for group in (names.ALL_NODES_GROUP, names.node_group(self.hub.name)):
+                await self.layer.group_add(group, channel)
+                self.groups.add(group)
+            self.channel = channel
+            loop = asyncio.get_running_loop()
+            self._tasks.append(loop.create_task(self._read_loop(), name="realtime-node-reader"))
+            expiry = getattr(self.layer, "group_expiry", None)
+            if isinstance(expiry, int | float) and expiry > 0:
+                period = min(expiry / 2, 3600.0)
+                self._tasks.append(loop.create_task(self._refresh_loop(period)))
+
+    async def stop(self) -> None:
+        """Stop reading and leave every group (best effort)."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.channel is not None:
+            for group in list(self.groups):
+                with contextlib.suppress(Exception):
+                    await self.layer.group_discard(group, self.channel)
+        self.groups.clear()
+        self.channel = None
+
+    async def publish(self, group: str, message: dict[str, Any]) -> None:
+        """Send one message to the nodes in ``group``; errors reach the caller."""
+        if not self.enabled:
+            return
+        message["o"] = self.hub.instance_id
+        if self._send_to_others is not None:
+            await self._send_to_others(group, message)
+        else:
+            await self.layer.group_send(group, message)
+
+    async def sync_group(self, group: str, wanted: Callable[[], bool]) -> None:
+        """Join or leave ``group`` so membership matches ``wanted()`` when the lock is held."""
+        if not self.listening:
+            return
+        lock = self._group_locks.setdefault(group, asyncio.Lock())
+        async with lock:
+            want = wanted()
+            if want and group not in self.groups:
+                await self.layer.group_add(group, self.channel)
+                self.groups.add(group)
+            elif not want and group in self.groups:
+                self.groups.discard(group)
+                await self.layer.group_discard(group, self.channel)
+        if group not in self.groups and not lock.locked():
+            self._group_locks.pop(group, None)
+
+    async def _read_loop(self) -> None:
+        delay = _READ_ERROR_BACKOFF[0]
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Reading the node channel failed; retrying in %.2fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _READ_ERROR_BACKOFF[1])
+                continue
+            delay = _READ_ERROR_BACKOFF[0]
+            if message.get("o") == self.hub.instance_id:
+                continue
+            try:
+                await self.hub.handle_node_message(message)
+            except Exception:
+                logger.exception("Handling a node message of type %r failed", message.get("type"))
+
+    async def _refresh_loop(self, period: float) -> None:
+        # Layers such as channels_redis expire group memberships; renew them well before.
+        while True:
+            await asyncio.sleep(period)
+            for group in list(self.groups):
+                try:
+                    await self.layer.group_add(group, self.channel)
+                except Exception:
+                    logger.exception("Renewing membership of group %s failed", group)

@@ -1,0 +1,1 @@
+"""Shared test helpers: real server processes, bounded waits, WebSocket clients."""

@@ -1,0 +1,164 @@
+"""Real server processes for tests: daphne nodes (and, elsewhere, redis-server).
+
+Every process writes its output to a log file whose tail is shown when it fails to start.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class ServerProcess:
+    """A subprocess listening on a port; ``start()`` waits until it accepts connections."""
+
+    name = "server"
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")[1])
+
+    def command(self) -> list[str]:
+        """The command line of the process."""
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        """The environment of the process."""
+        return dict(os.environ)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the process and wait until its port accepts connections."""
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while not port_open(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"{self.name} did not listen within {timeout}s:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the process output."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    @property
+    def running(self) -> bool:
+        """True while the process is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the process (SIGTERM, then SIGKILL after ``timeout``)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+    def kill(self) -> None:
+        """Kill the process at once (SIGKILL), as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def cleanup(self) -> None:
+        """Stop the process and remove its log."""
+        self.stop()
+        self.log_path.unlink(missing_ok=True)
+
+
+class DaphneNode(ServerProcess):
+    """A daphne process serving ``project.asgi:application`` on 127.0.0.1."""
+
+    name = "daphne"
+
+    def __init__(
+        self,
+        port: int | None = None,
+        server_name: str = "node-test",
+        redis_nodes: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        daphne_args: list[str] | None = None,
+    ) -> None:
+        super().__init__(port)
+        self.server_name = server_name
+        self.redis_nodes = redis_nodes or []
+        self.extra_env = env or {}
+        self.daphne_args = daphne_args or []
+
+    def command(self) -> list[str]:
+        """``python -m daphne -b 127.0.0.1 -p PORT project.asgi:application``."""
+        return [
+            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            *self.daphne_args, "project.asgi:application",
+        ]  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
+        """Settings through the environment, as in production."""
+        env = super().environment()
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "project.settings",
+                "REALTIME_SERVER_NAME": self.server_name,
+                "REALTIME_REDIS_NODES": ",".join(self.redis_nodes),
+                "DJANGO_DB_PATH": str(self.log_path.with_suffix(".sqlite3")),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def ws_url(self, path: str = "/ws/") -> str:
+        """A ws:// URL on this node."""
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def http_url(self, path: str = "/") -> str:
+        """An http:// URL on this node."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def cleanup(self) -> None:
+        """Stop the process and remove its log and database."""
+        super().cleanup()
+        self.log_path.with_suffix(".sqlite3").unlink(missing_ok=True)
