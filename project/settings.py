@@ -5,6 +5,7 @@ Environment variables:
     DJANGO_DEBUG           "1"/"true" to enable debug mode (default off; `make run` turns it on)
     DJANGO_ALLOWED_HOSTS   comma-separated hosts (default: localhost,127.0.0.1,[::1])
     DJANGO_DB_PATH         SQLite database file (default: db.sqlite3 next to manage.py)
+    DJANGO_EXTRA_APPS      comma-separated extra apps to install (tests load tests.testapp)
     REALTIME_SERVER_NAME   this server node's name in the cluster (default: <hostname>-<pid>)
     REALTIME_REDIS_NODES   comma-separated redis:// or rediss:// URLs; empty = single node, no Redis
 """
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "realtime",
     # The project itself is an app so that its realtime_handlers module (the demo) is discovered.
     "project",
+    *env_list("DJANGO_EXTRA_APPS"),
 ]
 
 MIDDLEWARE = [

@@ -99,3 +99,18 @@ def test_demo_page_is_served(demo_node):
     with urllib.request.urlopen(demo_node.http_url("/"), timeout=5) as response:
         assert response.status == 200
         assert b"realtime" in response.read()
+
+
+async def test_test_handlers_are_loaded_and_failures_answered(demo_node):
+    async with connect(demo_node.ws_url("/ws/?id=t1")) as ws:
+        await ws.send('{"event":"echo","payload":[1,"a"],"callbackId":"e"}')
+        assert (
+            await within(ws.recv(), 2, "no echo") == '{"payload":{"echo":[1,"a"]},"callbackId":"e"}'
+        )
+        await ws.send('{"event":"crash","callbackId":"c"}')
+        assert json.loads(await within(ws.recv(), 2, "no crash reply"))["payload"] == {
+            "error": "Handler for 'crash' failed",
+            "errorCode": "HANDLER_ERROR",
+        }
+        await ws.send("")
+        assert await within(ws.recv(), 2, "connection died after a crash") == ""

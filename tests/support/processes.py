@@ -110,7 +110,11 @@ class ServerProcess:
 
 
 class DaphneNode(ServerProcess):
-    """A daphne process serving ``project.asgi:application`` on 127.0.0.1."""
+    """A daphne process serving ``project.asgi:application`` on 127.0.0.1.
+
+    With ``test_handlers`` (the default) it also loads ``tests.testapp``'s handlers
+    (echo, sleep, pushMe, closeMe, whoami, crash) next to the demo's.
+    """
 
     name = "daphne"
 
@@ -121,8 +125,10 @@ class DaphneNode(ServerProcess):
         redis_nodes: list[str] | None = None,
         env: dict[str, str] | None = None,
         daphne_args: list[str] | None = None,
+        test_handlers: bool = True,
     ) -> None:
         super().__init__(port)
+        self.test_handlers = test_handlers
         self.server_name = server_name
         self.redis_nodes = redis_nodes or []
         self.extra_env = env or {}
@@ -145,6 +151,7 @@ class DaphneNode(ServerProcess):
                 "REALTIME_REDIS_NODES": ",".join(self.redis_nodes),
                 "DJANGO_DB_PATH": str(self.log_path.with_suffix(".sqlite3")),
                 "PYTHONUNBUFFERED": "1",
+                "DJANGO_EXTRA_APPS": "tests.testapp" if self.test_handlers else "",
             }
         )
         env.update(self.extra_env)
