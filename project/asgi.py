@@ -17,6 +17,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from realtime.origin import AllowedHostsOriginValidator  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.startup import LifespanApp  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -26,5 +27,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns()))
         ),
+        # uvicorn/hypercorn announce startup and shutdown; daphne is hooked in realtime.startup.
+        "lifespan": LifespanApp(),
     }
 )

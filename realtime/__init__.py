@@ -37,6 +37,18 @@ _EXPORTS = {
     "room_member_count": "api",
     "user_rooms": "api",
     "is_member": "api",
+    "emit_cross_server": "api",
+    "stream_cross_server": "api",
+    "notify_cross_server": "api",
+    "emit_cross_server_sync": "api",
+    "reply_to_client": "api",
+    "CrossServerResult": "cross_server",
+    "CrossServerReply": "cross_server",
+    "CrossServerMessage": "cross_server",
+    "live_nodes": "cluster_queries",
+    "where_is": "cluster_queries",
+    "cluster_room_members": "cluster_queries",
+    "cluster_room_member_count": "cluster_queries",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -45,3 +45,21 @@ class Ack:
         frame = encode_reply(self.callback_id, payload)
         self.done = True
         return await self._socket.send_text(frame)
+
+    def forward(self) -> dict[str, str] | None:
+        """Hand the reply over to another node; returns a reference to pass along.
+
+        The other node answers with ``await reply_to_client(ref, payload)``; the reply reaches
+        the client through the node it is connected to. Returns None when the client asked
+        for no reply. This ack is done afterwards (no automatic reply here).
+        """
+        if self.callback_id is None or self.done:
+            return None
+        self.done = True
+        hub = self._socket.hub
+        return {
+            "node": hub.name,
+            "instance": hub.instance_id,
+            "socket": self._socket.id,
+            "callbackId": self.callback_id,
+        }

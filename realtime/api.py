@@ -8,10 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import async_to_sync
+
 from .hub import get_hub
 from .protocol import MISSING
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from .cross_server import CrossServerReply, CrossServerResult
     from .registry import RoomKey
     from .socket import Socket
 
@@ -81,3 +86,49 @@ async def user_rooms(user_id: Any) -> set[RoomKey]:
 async def is_member(namespace: str, room: Any, user_id: Any) -> bool:
     """True when the user is in the room on this node."""
     return get_hub().is_member(namespace, room, user_id)
+
+
+async def emit_cross_server(
+    event: str,
+    data: Any = None,
+    targets: Iterable[str] | None = None,
+    except_self: bool = False,
+    expected_responses: int | None = None,
+    timeout: float | None = None,
+) -> CrossServerResult:
+    """Call ``@on_cross_server(event)`` handlers on the target nodes (default: all live
+    nodes) and collect their replies; see :class:`realtime.cross_server.CrossServerResult`."""
+    return await get_hub().cross_server.emit(
+        event, data, targets, except_self, expected_responses, timeout
+    )
+
+
+def stream_cross_server(
+    event: str,
+    data: Any = None,
+    targets: Iterable[str] | None = None,
+    except_self: bool = False,
+    expected_responses: int | None = None,
+    timeout: float | None = None,
+) -> AsyncIterator[CrossServerReply]:
+    """Like :func:`emit_cross_server`, yielding each node's reply as it arrives."""
+    return get_hub().cross_server.stream(
+        event, data, targets, except_self, expected_responses, timeout
+    )
+
+
+async def notify_cross_server(
+    event: str, data: Any = None, targets: Iterable[str] | None = None, except_self: bool = False
+) -> None:
+    """Send a cross-server event without waiting for replies."""
+    await get_hub().cross_server.notify(event, data, targets, except_self)
+
+
+def emit_cross_server_sync(event: str, data: Any = None, **options: Any) -> CrossServerResult:
+    """:func:`emit_cross_server` for sync code (views, management commands)."""
+    return async_to_sync(emit_cross_server)(event, data, **options)
+
+
+async def reply_to_client(ref: dict[str, Any], payload: Any = MISSING) -> None:
+    """Answer a client callback forwarded from another node with ``ack.forward()``."""
+    await get_hub().reply_to_client(ref, payload)

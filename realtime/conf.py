@@ -37,6 +37,12 @@ DEFAULTS: dict[str, Any] = {
     "BAD_FRAME_LOG_INTERVAL": 10.0,
     # Apply the narrow daphne 4.2 workarounds (empty text frames, clean 1009 close).
     "DAPHNE_FIXES": True,
+    # Seconds between a node's presence announcements to the cluster.
+    "NODE_HEARTBEAT_INTERVAL": 1.0,
+    # Announcements a node may miss before the others consider it dead.
+    "NODE_MISSED_HEARTBEATS": 3,
+    # Default seconds emit_cross_server waits for replies.
+    "CROSS_SERVER_TIMEOUT": 5.0,
 }
 
 _Validator = Callable[[Any], bool]
@@ -71,6 +77,9 @@ VALIDATORS: dict[str, tuple[_Validator, str]] = {
     "GC_FREEZE": (lambda v: isinstance(v, bool), "True or False"),
     "BAD_FRAME_LOG_INTERVAL": (_is_positive_number, "seconds > 0"),
     "DAPHNE_FIXES": (lambda v: isinstance(v, bool), "True or False"),
+    "NODE_HEARTBEAT_INTERVAL": (_is_positive_number, "seconds > 0"),
+    "NODE_MISSED_HEARTBEATS": (_is_positive_int, "a positive integer"),
+    "CROSS_SERVER_TIMEOUT": (_is_positive_number, "seconds > 0"),
 }
 
 

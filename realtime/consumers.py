@@ -16,7 +16,6 @@ from channels.consumer import AsyncConsumer
 
 from .acks import Ack
 from .conf import realtime_settings
-from .events import registry
 from .hub import get_hub
 from .protocol import HEARTBEAT, ClientEvent, MalformedFrame, decode_frame, error_payload
 from .socket import Socket
@@ -79,7 +78,7 @@ class RealtimeConsumer(AsyncConsumer):
             await self._run_disconnect_hooks(socket)
 
     async def _run_connect_hooks(self, socket: Socket) -> bool:
-        for hook in registry.connect_hooks:
+        for hook in socket.hub.handlers.connect_hooks:
             try:
                 await hook(socket)
             except Exception:
@@ -90,7 +89,7 @@ class RealtimeConsumer(AsyncConsumer):
         return True
 
     async def _run_disconnect_hooks(self, socket: Socket) -> None:
-        for hook in registry.disconnect_hooks:
+        for hook in socket.hub.handlers.disconnect_hooks:
             try:
                 await hook(socket)
             except Exception:
@@ -141,7 +140,7 @@ class RealtimeConsumer(AsyncConsumer):
             return
         assert isinstance(event, ClientEvent)
         ack = Ack(socket, event.callback_id)
-        handler = registry.events.get(event.event)
+        handler = socket.hub.handlers.events.get(event.event)
         if handler is None:
             _throttled().log(
                 "unknown-event", logging.DEBUG, "No handler for client event %r", event.event

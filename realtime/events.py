@@ -78,6 +78,10 @@ class Registry:
         """Register the handler of cross-server event ``event``."""
         if not isinstance(event, str) or not event:
             raise ImproperlyConfigured(f"@on_cross_server needs an event name, not {event!r}.")
+        if event.startswith("realtime:"):
+            raise ImproperlyConfigured(
+                f"Cross-server event names starting with 'realtime:' are reserved ({event!r})."
+            )
         _require_coroutine_function(handler, "@on_cross_server")
         self._add_unique(self.cross_server, event, handler, "cross-server event")
 
@@ -136,7 +140,11 @@ def on_disconnect(hook: F) -> F:
 
 
 def on_cross_server(event: str) -> Callable[[F], F]:
-    """Decorator: ``async def handler(message, reply)`` handles a cross-server event."""
+    """Decorator: ``async def handler(message, reply)`` handles a cross-server event.
+
+    ``message`` has ``event``, ``payload`` and ``sender`` (the calling node's name);
+    ``await reply(payload)`` answers once, or the handler returns the answer.
+    """
 
     def decorator(handler: F) -> F:
         registry.add_cross_server(event, handler)

@@ -22,9 +22,12 @@ from weakref import WeakKeyDictionary
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from . import names
+from .cluster import PRESENCE, Membership
 from .conf import realtime_settings, server_name
+from .cross_server import CALL, REPLY, CrossServer
+from .events import Registry, registry
 from .node_link import NodeLink
-from .protocol import MISSING, encode_push
+from .protocol import MISSING, encode_push, encode_reply
 from .registry import LocalRegistry, RoomKey
 
 if TYPE_CHECKING:
@@ -76,22 +79,48 @@ def _freeze_gc_once() -> None:
 class Hub:
     """One per event loop (see :func:`get_hub`); every method is safe to call concurrently."""
 
-    def __init__(self, layer: Any = MISSING, name: str | None = None) -> None:
+    def __init__(
+        self, layer: Any = MISSING, name: str | None = None, handlers: Registry | None = None
+    ) -> None:
         self.name = name or server_name()
+        # The process-wide handler registry unless a test gives this hub its own.
+        self.handlers = handlers or registry
         # Distinguishes this process's own publishes from another process of the same name.
         self.instance_id = f"{self.name}#{secrets.token_hex(4)}"
         self.local = LocalRegistry()
         if layer is MISSING:
             layer = get_channel_layer(realtime_settings.CHANNEL_LAYER)
         self.link = NodeLink(self, layer)
+        self.cluster = Membership(self)
+        self.cross_server = CrossServer(self)
+        self._node_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "realtime.all": self._on_all,
+            "realtime.users": self._on_users,
+            "realtime.room": self._on_room,
+            "realtime.kick": self._on_kick,
+            "realtime.ack": self._on_ack,
+            PRESENCE: self.cluster.on_presence,
+            CALL: self.cross_server.on_call,
+            REPLY: self.cross_server.on_reply,
+        }
+        from .cluster_queries import install_system_handlers
+
+        install_system_handlers(self.cross_server)
 
     @property
     def distributed(self) -> bool:
         """True when sends must also reach other server nodes."""
         return self.link.enabled
 
+    async def start_node(self) -> None:
+        """Join the cluster as a server node: listen to other nodes and announce this one."""
+        await self.link.start_listening()
+        await self.cluster.start()
+
     async def stop(self) -> None:
-        """Stop listening to other nodes (tests and shutdown)."""
+        """Leave the cluster and stop listening to other nodes (tests and shutdown)."""
+        await self.cluster.stop()
+        await self.cross_server.stop()
         await self.link.stop()
 
     # -- connections ---------------------------------------------------------------------
@@ -100,7 +129,8 @@ class Hub:
         """Track a newly opened connection."""
         self.local.add_socket(socket)
         _freeze_gc_once()
-        await self.link.start_listening()
+        if not self.link.is_node:
+            await self.start_node()
 
     async def unregister(self, socket: Socket) -> None:
         """Forget a closed connection, its user binding and, with it, room memberships."""
@@ -263,12 +293,11 @@ class Hub:
 
     async def handle_node_message(self, message: dict[str, Any]) -> None:
         """Act on one message another node published (called by the node link)."""
-        kind = message.get("type")
-        handler: Callable[[dict[str, Any]], Any] | None = self._node_handlers.get(kind)
+        handler = self._node_handlers.get(message.get("type"))
         if handler is None:
-            logger.warning("Ignoring an unknown node message type %r", kind)
+            logger.warning("Ignoring an unknown node message type %r", message.get("type"))
             return
-        await handler(self, message)
+        await handler(message)
 
     async def _on_all(self, message: dict[str, Any]) -> None:
         await self.deliver(list(self.local.sockets.values()), message["f"])
@@ -285,12 +314,27 @@ class Hub:
         for socket in list(self.local.user_sockets(message["user"])):
             await self._kick(socket)
 
-    _node_handlers: dict[str, Callable[..., Any]] = {
-        "realtime.all": _on_all,
-        "realtime.users": _on_users,
-        "realtime.room": _on_room,
-        "realtime.kick": _on_kick,
-    }
+    async def _on_ack(self, message: dict[str, Any]) -> None:
+        if message.get("i") != self.instance_id:
+            return  # addressed to an earlier process of the same name
+        socket = self.local.sockets.get(message["s"])
+        if socket is not None:
+            await socket.send_text(message["f"])
+
+    async def reply_to_client(self, ref: dict[str, Any], payload: Any = MISSING) -> None:
+        """Answer a client's callback forwarded with ``ack.forward()``, from any node.
+
+        The reply frame is encoded here and delivered through the node the client is
+        connected to.
+        """
+        frame = encode_reply(ref["callbackId"], payload)
+        if ref["instance"] == self.instance_id:
+            socket = self.local.sockets.get(ref["socket"])
+            if socket is not None:
+                await socket.send_text(frame)
+            return
+        message = {"type": "realtime.ack", "i": ref["instance"], "s": ref["socket"], "f": frame}
+        await self.link.publish(names.node_group(ref["node"]), message)
 
     # -- introspection ---------------------------------------------------------------------
 

@@ -45,8 +45,13 @@ class NodeLink:
         """True once the node channel exists and is read."""
         return self.channel is not None
 
-    async def start_listening(self) -> None:
-        """Create the node channel, join the all-nodes and own-node groups, start reading."""
+    @property
+    def is_node(self) -> bool:
+        """True once this process has joined the all-nodes group (it is a server node)."""
+        return names.ALL_NODES_GROUP in self.groups
+
+    async def ensure_channel(self) -> None:
+        """Create the node channel and start reading it (enough to receive call replies)."""
         if not self.enabled or self.channel is not None:
             return
         if self._listen_lock is None:
@@ -55,9 +60,6 @@ class NodeLink:
             if self.channel is not None:
                 return
             channel = await self.layer.new_channel()
-            for group in (names.ALL_NODES_GROUP, names.node_group(self.hub.name)):
-                await self.layer.group_add(group, channel)
-                self.groups.add(group)
             self.channel = channel
             loop = asyncio.get_running_loop()
             self._tasks.append(loop.create_task(self._read_loop(), name="realtime-node-reader"))
@@ -65,6 +67,14 @@ class NodeLink:
             if isinstance(expiry, int | float) and expiry > 0:
                 period = min(expiry / 2, 3600.0)
                 self._tasks.append(loop.create_task(self._refresh_loop(period)))
+
+    async def start_listening(self) -> None:
+        """Be a server node: read the node channel and join the all-nodes and own groups."""
+        await self.ensure_channel()
+        if not self.enabled:
+            return
+        for group in (names.ALL_NODES_GROUP, names.node_group(self.hub.name)):
+            await self.sync_group(group, lambda: True)
 
     async def stop(self) -> None:
         """Stop reading and leave every group (best effort)."""

@@ -7,7 +7,6 @@ goes through the layer API, so this is the same path the Redis layer carries.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from channels.layers import InMemoryChannelLayer
@@ -15,44 +14,8 @@ from channels.layers import InMemoryChannelLayer
 from realtime import names
 from realtime.hub import Hub, UserNotBound, UserNotConnected, is_process_local
 from realtime.socket import Socket
+from tests.support.inprocess import SharedLayer, connect
 from tests.support.waiting import async_wait_until
-
-
-class SharedLayer(InMemoryChannelLayer):
-    """The in-memory layer, shared by several hubs of one process, counting what it carries."""
-
-    is_process_local = False
-
-    def __init__(self) -> None:
-        super().__init__(capacity=10_000)
-        self.group_sends: list[tuple[str, dict[str, Any]]] = []
-
-    async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        self.group_sends.append((group, dict(message)))
-        await super().group_send(group, message)
-
-
-class Recorder:
-    """An ASGI send that records what a connection was sent."""
-
-    def __init__(self) -> None:
-        self.frames: list[str] = []
-        self.closes: list[tuple[int, str]] = []
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        if message["type"] == "websocket.send":
-            self.frames.append(message["text"])
-        elif message["type"] == "websocket.close":
-            self.closes.append((message["code"], message.get("reason", "")))
-
-
-async def connect(hub: Hub, user_id: str | None = None) -> tuple[Socket, Recorder]:
-    recorder = Recorder()
-    socket = Socket({"type": "websocket", "path": "/ws/", "query_string": b""}, recorder, hub)
-    await hub.register(socket)
-    if user_id is not None:
-        await hub.bind_user(user_id, socket)
-    return socket, recorder
 
 
 @pytest.fixture
@@ -191,7 +154,8 @@ class TestAcrossNodes:
             await b.join_room("chat", "big", str(uid))
         layer.group_sends.clear()
         await a.to_room("chat", "big", "hello", {"n": 1})
-        assert [group for group, _ in layer.group_sends] == [names.room_group("chat", "big")]
+        sends = [group for group, msg in layer.group_sends if msg["type"] != "realtime.presence"]
+        assert sends == [names.room_group("chat", "big")]
         await async_wait_until(
             lambda: all(rec.frames for _, rec in receivers), 2, "not every member got the frame"
         )

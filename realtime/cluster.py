@@ -1,0 +1,228 @@
+"""Cluster membership: every node announces itself; every node keeps the table of live nodes.
+
+Each node publishes a presence message on the all-nodes group every
+``NODE_HEARTBEAT_INTERVAL`` seconds (name, host, pid, start time, version, connections,
+rooms, users, and its own view of every Redis node's health). A node that missed
+``NODE_MISSED_HEARTBEATS`` announcements is dead. The table gives the default number of
+expected cross-server replies, the names of nodes that did not reply, duplicate server name
+detection, and the data of the admin status page and ``realtime_status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import names, signals
+from .conf import realtime_settings
+from .throttled_log import ThrottledLogger
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+logger = logging.getLogger(__name__)
+PRESENCE = "realtime.presence"
+
+
+@dataclass
+class NodeInfo:
+    """What a node says about itself in its announcements."""
+
+    name: str
+    instance: str
+    host: str
+    pid: int
+    started: float
+    version: str
+    connections: int
+    rooms: int
+    users: int
+    redis: list[dict[str, Any]] | None = None
+    last_seen: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain dict (for messages, JSON output and signals)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NodeInfo:
+        """Build from an announcement, ignoring keys a newer version may add."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def layer_health(layer: Any) -> list[dict[str, Any]] | None:
+    """The layer's per-Redis-node health as plain dicts, or None for layers without it."""
+    health = getattr(layer, "health", None)
+    if health is None:
+        return None
+    entries = []
+    for entry in health():
+        entries.append(
+            dataclasses.asdict(entry) if dataclasses.is_dataclass(entry) else dict(entry)
+        )
+    return entries
+
+
+class Membership:
+    """The live-node table of one hub, and the announcement loop."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.started = time.time()
+        self.peers: dict[str, NodeInfo] = {}
+        # name -> {instance: (first seen, last seen)}, to tell a restart from two live processes.
+        self._instances: dict[str, dict[str, tuple[float, float]]] = {}
+        self.duplicates: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._throttled = ThrottledLogger(logger, 60.0)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between announcements."""
+        return float(realtime_settings.NODE_HEARTBEAT_INTERVAL)
+
+    @property
+    def dead_after(self) -> float:
+        """Seconds of silence after which a node is dead."""
+        return self.interval * realtime_settings.NODE_MISSED_HEARTBEATS
+
+    def own_info(self) -> NodeInfo:
+        """This node's current announcement."""
+        from . import __version__
+
+        hub = self.hub
+        return NodeInfo(
+            name=hub.name,
+            instance=hub.instance_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started=self.started,
+            version=__version__,
+            connections=hub.connection_count,
+            rooms=hub.room_count,
+            users=len(hub.local.users),
+            redis=layer_health(hub.link.layer) if hub.distributed else None,
+        )
+
+    async def start(self) -> None:
+        """Start announcing (nothing to do in single-node mode)."""
+        if self._task is None and self.hub.distributed:
+            self._task = asyncio.get_running_loop().create_task(
+                self._announce_loop(), name="realtime-membership"
+            )
+
+    async def stop(self) -> None:
+        """Stop announcing and tell the others this node is leaving (they drop it at once)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(Exception):
+            await self.hub.link.publish(
+                names.ALL_NODES_GROUP,
+                {"type": PRESENCE, "node": self.own_info().as_dict(), "leaving": True},
+            )
+
+    async def _announce_loop(self) -> None:
+        while True:
+            try:
+                await self.hub.link.publish(
+                    names.ALL_NODES_GROUP, {"type": PRESENCE, "node": self.own_info().as_dict()}
+                )
+            except Exception:
+                self._throttled.log("announce", logging.WARNING,
+                                    "Announcing this node failed", exc_info=True)  # fmt: skip
+            self.sweep()
+            await asyncio.sleep(self.interval)
+
+    async def on_presence(self, message: dict[str, Any]) -> None:
+        """Record another node's announcement."""
+        info = NodeInfo.from_dict(message["node"])
+        if message.get("leaving"):
+            self._forget(info)
+            return
+        info.last_seen = time.time()
+        self._check_duplicate(info)
+        if info.name == self.hub.name:
+            return
+        joined = info.name not in self.peers
+        self.peers[info.name] = info
+        if joined:
+            logger.info("Server node %s joined (pid %s on %s)", info.name, info.pid, info.host)
+            signals.node_joined.send(sender=Membership, name=info.name, info=info.as_dict())
+
+    def _check_duplicate(self, info: NodeInfo) -> None:
+        if info.name == self.hub.name:
+            # This process is alive: anyone else announcing its name is a duplicate.
+            if info.instance != self.hub.instance_id:
+                self._report_duplicate(info.name, [info.instance])
+            return
+        now = info.last_seen
+        seen = self._instances.setdefault(info.name, {})
+        first_seen, _ = seen.get(info.instance, (now, now))
+        seen[info.instance] = (first_seen, now)
+        for instance, (_, last) in list(seen.items()):
+            if now - last > self.dead_after:
+                del seen[instance]
+        # Another instance that announced after this one first appeared is alive at the same
+        # time; a restarted node's old instance went silent before the new one appeared.
+        concurrent = [
+            i for i, (_, last) in seen.items() if i != info.instance and last > first_seen
+        ]
+        if concurrent:
+            self._report_duplicate(info.name, [*concurrent, info.instance])
+
+    def _report_duplicate(self, name: str, instances: list[str]) -> None:
+        if own := name == self.hub.name:
+            instances = sorted({*instances, self.hub.instance_id})
+        self.duplicates.add(name)
+        self._throttled.log(
+            ("duplicate", name), logging.ERROR,
+            "DUPLICATE SERVER NAME %r is used by %d live processes (%s)%s. Give every node its "
+            "own REALTIME_SERVER_NAME: cross-server replies and targeting are wrong until then.",
+            name, len(instances), ", ".join(instances), " including this one" if own else "",
+        )  # fmt: skip
+        signals.duplicate_server_name.send(sender=Membership, name=name, instances=instances)
+
+    def _forget(self, info: NodeInfo) -> None:
+        current = self.peers.get(info.name)
+        if current is None or current.instance != info.instance:
+            return  # an older process of that name, or one never seen
+        del self.peers[info.name]
+        self._instances.pop(info.name, None)
+        logger.info("Server node %s left the cluster", info.name)
+        signals.node_left.send(sender=Membership, name=info.name, info=current.as_dict())
+
+    def sweep(self) -> list[str]:
+        """Drop nodes silent for longer than ``dead_after``; returns their names."""
+        now = time.time()
+        gone = [name for name, info in self.peers.items() if now - info.last_seen > self.dead_after]
+        for name in gone:
+            info = self.peers.pop(name)
+            self._instances.pop(name, None)
+            self.duplicates.discard(name)
+            logger.warning("Server node %s left (silent for %.1fs)", name, now - info.last_seen)
+            signals.node_left.send(sender=Membership, name=name, info=info.as_dict())
+        return gone
+
+    def live_names(self) -> list[str]:
+        """Names of the live nodes, this one included, sorted."""
+        self.sweep()
+        return sorted({self.hub.name, *self.peers})
+
+    def live_nodes(self) -> list[NodeInfo]:
+        """Announcements of the live nodes, this one (fresh) included, sorted by name."""
+        self.sweep()
+        nodes = {name: info for name, info in self.peers.items()}
+        nodes[self.hub.name] = self.own_info()
+        return [nodes[name] for name in sorted(nodes)]

@@ -1,0 +1,324 @@
+"""Cross-server events: server nodes call each other and collect the replies.
+
+    @on_cross_server("reindex")
+    async def reindex(message, reply):          # message.sender, message.payload
+        await reply({"done": True})             # or return the reply value
+
+    result = await emit_cross_server("reindex", {"full": False})
+    result.success, result.responses, result.missing
+
+The local node's handler runs in-process, without a round trip through Redis. Replies travel
+to the caller's node channel only (never broadcast), each node counts once, and the default
+number of expected replies is the number of live target nodes from cluster membership.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import names
+from .conf import realtime_settings
+from .protocol import MISSING
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+logger = logging.getLogger(__name__)
+CALL, REPLY = "realtime.call", "realtime.reply"
+SYSTEM_PREFIX = "realtime:"
+NO_HANDLER, HANDLER_ERROR = "NO_HANDLER", "HANDLER_ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class CrossServerMessage:
+    """What a cross-server handler receives."""
+
+    event: str
+    payload: Any
+    sender: str
+
+
+@dataclass(frozen=True, slots=True)
+class CrossServerReply:
+    """One node's answer; ``ok`` is False when it had no handler or the handler failed."""
+
+    node: str
+    payload: Any = None
+    ok: bool = True
+    error: str | None = None
+    error_code: str | None = None
+
+
+@dataclass
+class CrossServerResult:
+    """The outcome of :func:`emit_cross_server`.
+
+    ``success`` is True when at least ``expected`` nodes replied and every reply is ok.
+    ``missing`` names the expected live nodes that did not reply in time; ``unknown`` the
+    requested targets that are not live cluster members; ``errors`` maps node names to
+    ``{"error", "errorCode"}`` for nodes without a handler or whose handler failed.
+    """
+
+    success: bool
+    expected: int
+    responses: dict[str, Any] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    local: bool
+    remote: tuple[str, ...]
+    broadcast: bool
+    unknown: tuple[str, ...]
+    expected: int
+
+
+Reply = Callable[[Any], Awaitable[None]]
+SystemHandler = Callable[["Hub", Any], Awaitable[Any]]
+
+
+class CrossServer:
+    """Cross-server calls of one hub: sending requests, answering them, collecting replies."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._pending: dict[str, asyncio.Queue[CrossServerReply]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.system_handlers: dict[str, SystemHandler] = {}
+
+    def _plan(
+        self, targets: Iterable[str] | None, except_self: bool, expected: int | None
+    ) -> _Plan:
+        me = self.hub.name
+        live = set(self.hub.cluster.live_names())
+        if targets is None:
+            wanted, unknown = live, ()
+        else:
+            requested = list(dict.fromkeys(str(t) for t in targets))
+            wanted = {t for t in requested if t in live}
+            unknown = tuple(t for t in requested if t not in live)
+        if except_self:
+            wanted.discard(me)
+        remote = tuple(sorted(wanted - {me}))
+        if expected is None:
+            expected = len(wanted)
+        elif not isinstance(expected, int) or isinstance(expected, bool) or expected < 0:
+            raise ValueError(f"expected_responses must be an integer >= 0, not {expected!r}")
+        return _Plan(me in wanted, remote, targets is None, unknown, expected)
+
+    async def stream(
+        self,
+        event: str,
+        data: Any = None,
+        targets: Iterable[str] | None = None,
+        except_self: bool = False,
+        expected_responses: int | None = None,
+        timeout: float | None = None,
+        _plan_out: list[_Plan] | None = None,
+    ) -> AsyncIterator[CrossServerReply]:
+        """Yield each node's reply as it arrives, until all expected replied or ``timeout``."""
+        _check_event(event)
+        timeout = realtime_settings.CROSS_SERVER_TIMEOUT if timeout is None else timeout
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, not {timeout!r}")
+        plan = self._plan(targets, except_self, expected_responses)
+        if _plan_out is not None:
+            _plan_out.append(plan)
+        call_id = secrets.token_hex(8)
+        queue: asyncio.Queue[CrossServerReply] = asyncio.Queue()
+        self._pending[call_id] = queue
+        try:
+            await self._send_request(plan, event, data, call_id)
+            async for reply in self._collect(queue, plan.expected, timeout):
+                yield reply
+        finally:
+            del self._pending[call_id]
+
+    async def emit(
+        self,
+        event: str,
+        data: Any = None,
+        targets: Iterable[str] | None = None,
+        except_self: bool = False,
+        expected_responses: int | None = None,
+        timeout: float | None = None,
+    ) -> CrossServerResult:
+        """Send ``event`` to the target nodes (all by default) and collect their replies."""
+        plans: list[_Plan] = []
+        replies = [
+            reply
+            async for reply in self.stream(
+                event, data, targets, except_self, expected_responses, timeout, _plan_out=plans
+            )
+        ]
+        plan = plans[0]
+        result = CrossServerResult(
+            success=False, expected=plan.expected, unknown=list(plan.unknown)
+        )
+        for reply in replies:
+            if reply.ok:
+                result.responses[reply.node] = reply.payload
+            else:
+                result.errors[reply.node] = {
+                    "error": reply.error or "",
+                    "errorCode": reply.error_code or "",
+                }
+        answered = {reply.node for reply in replies}
+        wanted = set(plan.remote) | ({self.hub.name} if plan.local else set())
+        result.missing = sorted(wanted - answered)
+        result.success = len(replies) >= plan.expected and not result.errors
+        return result
+
+    async def notify(
+        self, event: str, data: Any = None, targets: Iterable[str] | None = None,
+        except_self: bool = False,
+    ) -> None:  # fmt: skip
+        """Send ``event`` to the target nodes without waiting for replies."""
+        _check_event(event)
+        plan = self._plan(targets, except_self, 0)
+        await self._send_request(plan, event, data, None)
+
+    async def _send_request(self, plan: _Plan, event: str, data: Any, call_id: str | None) -> None:
+        link = self.hub.link
+        if plan.remote:
+            message: dict[str, Any] = {
+                "type": CALL,
+                "event": event,
+                "p": data,
+                "from": self.hub.name,
+            }
+            if call_id is not None:
+                await link.ensure_channel()
+                message.update(id=call_id, reply=link.channel)
+            if plan.broadcast:
+                await link.publish(names.ALL_NODES_GROUP, message)
+            else:
+                for target in plan.remote:
+                    await link.publish(names.node_group(target), dict(message))
+        if plan.local:
+            self._spawn(self._answer(event, data, self.hub.name, call_id, reply_channel=None))
+
+    @staticmethod
+    async def _collect(
+        queue: asyncio.Queue[CrossServerReply], expected: int, timeout: float
+    ) -> AsyncIterator[CrossServerReply]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen: set[str] = set()
+        while len(seen) < expected:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                reply = await asyncio.wait_for(queue.get(), remaining)
+            except TimeoutError:
+                return
+            if reply.node not in seen:  # a node's duplicate replies count once
+                seen.add(reply.node)
+                yield reply
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def on_call(self, message: dict[str, Any]) -> None:
+        """A request from another node (or to all nodes)."""
+        self._spawn(
+            self._answer(
+                message["event"],
+                message.get("p"),
+                message["from"],
+                message.get("id"),
+                message.get("reply"),
+            )
+        )
+
+    async def on_reply(self, message: dict[str, Any]) -> None:
+        """A reply to one of this node's calls."""
+        queue = self._pending.get(message["id"])
+        if queue is None:
+            return  # the call timed out already
+        queue.put_nowait(
+            CrossServerReply(
+                message["node"],
+                message.get("p"),
+                message.get("ok", True),
+                message.get("error"),
+                message.get("code"),
+            )
+        )
+
+    async def _answer(
+        self, event: str, data: Any, sender: str, call_id: str | None, reply_channel: str | None
+    ) -> None:
+        reply = await self._run_handler(event, data, sender)
+        if call_id is None:
+            return
+        if reply_channel is None:
+            queue = self._pending.get(call_id)
+            if queue is not None:
+                queue.put_nowait(reply)
+            return
+        message: dict[str, Any] = {"type": REPLY, "id": call_id, "node": reply.node, "ok": reply.ok}
+        if reply.ok:
+            message["p"] = reply.payload
+        else:
+            message.update(error=reply.error, code=reply.error_code)
+        try:
+            await self.hub.link.layer.send(reply_channel, message)
+        except Exception:
+            logger.exception("Replying to cross-server call %s from %s failed", call_id, sender)
+
+    async def _run_handler(self, event: str, data: Any, sender: str) -> CrossServerReply:
+        node = self.hub.name
+        handler = self._find_handler(event)
+        if handler is None:
+            return CrossServerReply(
+                node, None, False, f"No handler for {event!r} on {node}", NO_HANDLER
+            )
+        replies: list[Any] = []
+
+        async def reply(payload: Any = None) -> None:
+            if not replies:
+                replies.append(payload)
+
+        try:
+            async with asyncio.timeout(realtime_settings.HANDLER_TIMEOUT):
+                result = await handler(CrossServerMessage(event, data, sender), reply)
+        except Exception as exc:
+            logger.exception("Cross-server handler for %r failed", event)
+            return CrossServerReply(node, None, False, f"Handler for {event!r} failed: {exc!r}",
+                                    HANDLER_ERROR)  # fmt: skip
+        payload = replies[0] if replies else result
+        return CrossServerReply(node, None if payload is MISSING else payload)
+
+    def _find_handler(self, event: str) -> Callable[..., Awaitable[Any]] | None:
+        if event.startswith(SYSTEM_PREFIX):
+            system = self.system_handlers.get(event)
+            if system is None:
+                return None
+
+            async def run_system(message: CrossServerMessage, reply: Reply) -> Any:
+                return await system(self.hub, message.payload)
+
+            return run_system
+        return self.hub.handlers.cross_server.get(event)
+
+    async def stop(self) -> None:
+        """Cancel handlers still running."""
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def _check_event(event: Any) -> None:
+    if not isinstance(event, str) or not event:
+        raise ValueError(f"cross-server event must be a non-empty string, not {event!r}")
