@@ -43,6 +43,12 @@ DEFAULTS: dict[str, Any] = {
     "NODE_MISSED_HEARTBEATS": 3,
     # Default seconds emit_cross_server waits for replies.
     "CROSS_SERVER_TIMEOUT": 5.0,
+    # Store Redis health changes and node joins/leaves in the database (admin event log).
+    "HEALTH_LOG": True,
+    # Days health events are kept before being pruned.
+    "HEALTH_LOG_RETENTION_DAYS": 7,
+    # Minutes of Redis latency history each node keeps for the status page chart.
+    "LATENCY_HISTORY_MINUTES": 5,
 }
 
 _Validator = Callable[[Any], bool]
@@ -80,6 +86,9 @@ VALIDATORS: dict[str, tuple[_Validator, str]] = {
     "NODE_HEARTBEAT_INTERVAL": (_is_positive_number, "seconds > 0"),
     "NODE_MISSED_HEARTBEATS": (_is_positive_int, "a positive integer"),
     "CROSS_SERVER_TIMEOUT": (_is_positive_number, "seconds > 0"),
+    "HEALTH_LOG": (lambda v: isinstance(v, bool), "True or False"),
+    "HEALTH_LOG_RETENTION_DAYS": (_is_positive_number, "days > 0"),
+    "LATENCY_HISTORY_MINUTES": (_is_positive_number, "minutes > 0"),
 }
 
 
