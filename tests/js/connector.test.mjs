@@ -380,6 +380,29 @@ describe("connection loss", () => {
     assert.equal(Fake.instances.length, 4);
   });
 
+  it("counts an error without a close event as a close (1006) after one second", (t) => {
+    const { client, Fake, socket, tick, named } = start(t);
+    const first = socket();
+    first.failWithoutClose();
+    tick(999);
+    assert.deepEqual(named("close"), []);
+    tick(1);
+    assert.deepEqual(named("close"), [["close", { code: 1006, reason: "", wasClean: false }]]);
+    assert.deepEqual(first.closeCalls, [{ code: 4001, reason: "error" }]);
+    assert.equal(client.reconnecting, true);
+    tick(3000);
+    assert.equal(Fake.instances.length, 2);
+  });
+
+  it("reports an error followed by its close as one close", (t) => {
+    const { socket, tick, named } = start(t);
+    socket().refuse();
+    tick(1000);
+    assert.equal(named("error").length, 1);
+    assert.equal(named("close").length, 1);
+    assert.equal(named("reconnect").length, 1);
+  });
+
   for (const code of [4001, 4010, 4011, 4012]) {
     it(`never reconnects after ${code}`, (t) => {
       const { client, Fake, socket, tick, named } = opened(t);

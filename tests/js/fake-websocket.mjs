@@ -64,6 +64,11 @@ export function fakeWebSocketClass() {
       if (this.onclose) this.onclose({ code: 1006, reason: "", wasClean: false });
     }
 
+    /** A failed handshake as Node 20's experimental WebSocket reports it: an error, no close. */
+    failWithoutClose() {
+      this.#error();
+    }
+
     /** The frames the client sent, decoded. */
     frames() {
       return this.sent.map((text) => JSON.parse(text));

@@ -18,6 +18,9 @@
   "use strict";
 
   var OPEN = 1;
+  // Node 20's experimental WebSocket reports a refused handshake with an error event and never
+  // a close event. A socket that is not open this long after an error counts as closed (1006).
+  var CLOSE_AFTER_ERROR_MS = 1000;
 
   // Events of the connector itself. A server push with one of these names never reaches their
   // listeners: pushes and lifecycle events have separate listener maps.
@@ -107,6 +110,7 @@
     #reconnectTimer = null;
     #pingTimer = null;
     #pongTimer = null;
+    #errorTimer = null;
     #pingSentAt = 0;
 
     constructor(options) {
@@ -291,7 +295,14 @@
         if (self.#ws === ws) self.#received(event.data);
       };
       ws.onerror = function (event) {
-        if (self.#ws === ws) self.#fire("error", event);
+        if (self.#ws !== ws) return;
+        self.#fire("error", event);
+        clearTimeout(self.#errorTimer);
+        self.#errorTimer = setTimeout(function () {
+          if (self.#ws !== ws || ws.readyState === OPEN) return;
+          self.#abandon(4001, "error");
+          self.#closed(1006, "", false);
+        }, CLOSE_AFTER_ERROR_MS);
       };
       ws.onclose = function (event) {
         if (self.#ws === ws) self.#closed(event.code, event.reason, event.wasClean);
@@ -321,7 +332,7 @@
 
     #closed(code, reason, wasClean) {
       this.#ws = null;
-      this.#stopHeartbeat();
+      this.#stopTimers();
       this.#failPending();
       var attempt = this.#attempt;
       this.#fire("close", { code: code, reason: reason || "", wasClean: !!wasClean });
@@ -339,7 +350,7 @@
     // which Node's `ws` needs (an error without a listener would crash the process).
     #abandon(code, reason) {
       var ws = this.#ws;
-      this.#stopHeartbeat();
+      this.#stopTimers();
       this.#failPending();
       if (!ws) return false;
       this.#ws = null;
@@ -463,10 +474,12 @@
       this.#fire("pong", Date.now() - this.#pingSentAt);
     }
 
-    #stopHeartbeat() {
+    // The timers that belong to the current socket.
+    #stopTimers() {
       clearTimeout(this.#pingTimer);
       clearTimeout(this.#pongTimer);
-      this.#pingTimer = this.#pongTimer = null;
+      clearTimeout(this.#errorTimer);
+      this.#pingTimer = this.#pongTimer = this.#errorTimer = null;
     }
   }
 
