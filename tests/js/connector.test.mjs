@@ -334,6 +334,18 @@ describe("emit results", () => {
     assert.equal(pending, 1);
   });
 
+  it("throws on data JSON cannot encode and leaves no pending call behind", (t) => {
+    const { client, socket, tick } = opened(t);
+    const { calls, callback } = recorder();
+    const circular = {};
+    circular.self = circular;
+    const ws = socket();
+    assert.throws(() => client.emit("x", circular, callback), TypeError);
+    tick(6000);
+    assert.deepEqual(calls, [], "a failed emit left a pending call that timed out");
+    assert.deepEqual(ws.sent, []);
+  });
+
   it("refuses an event name that is not a non-empty string", (t) => {
     const { client } = opened(t);
     assert.throws(() => client.emit("", 1), /non-empty string/);

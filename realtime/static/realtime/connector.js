@@ -168,8 +168,9 @@
       }
       var id = makeCallbackId();
       frame.callbackId = id;
+      var text = JSON.stringify(frame); // may throw (circular data) before anything is tracked
       this.#track(id, callback, options || {});
-      if (!this.#send(JSON.stringify(frame))) {
+      if (!this.#send(text)) {
         this.#settle(id, failure("WS_NOT_OPEN", "the WebSocket is not open"), null);
         return false;
       }
