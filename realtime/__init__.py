@@ -37,6 +37,15 @@ _EXPORTS = {
     "room_member_count": "api",
     "user_rooms": "api",
     "is_member": "api",
+    "RealtimeClient": "client",
+    "ClientOptions": "client",
+    "ClientError": "client",
+    "CallTimeout": "client",
+    "NotConnected": "client",
+    "ConnectionLost": "client",
+    "ConnectFailed": "client",
+    "ClientClosed": "client",
+    "ServerError": "client",
 }
 
 __all__ = sorted(_EXPORTS)
