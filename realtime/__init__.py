@@ -49,6 +49,15 @@ _EXPORTS = {
     "where_is": "cluster_queries",
     "cluster_room_members": "cluster_queries",
     "cluster_room_member_count": "cluster_queries",
+    "RealtimeClient": "client",
+    "ClientOptions": "client",
+    "ClientError": "client",
+    "CallTimeout": "client",
+    "NotConnected": "client",
+    "ConnectionLost": "client",
+    "ConnectFailed": "client",
+    "ClientClosed": "client",
+    "ServerError": "client",
 }
 
 __all__ = sorted(_EXPORTS)
