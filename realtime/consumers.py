@@ -135,14 +135,23 @@ class RealtimeConsumer(AsyncConsumer):
         try:
             async with asyncio.timeout_at(deadline):
                 return await authenticate(socket.scope, socket.params)
-        except Exception:
-            logger.exception("Authenticating a connection failed")
+        except Exception as exc:
+            # Throttled: a failing token service would otherwise log once per connection.
+            _throttled().log(
+                "auth-error",
+                logging.ERROR,
+                "Authenticating a connection failed (%s)",
+                "timed out" if isinstance(exc, TimeoutError) else "raised",
+                exc_info=True,
+            )
             return None
 
     async def _refuse(self, socket: Socket, auth: AuthResult | None, receive: Any) -> None:
         """Turn a failed authentication away, at the handshake or with 4011 / 1011."""
         rejected = auth is not None  # None: the step itself failed
         metrics.incr("auth_failures" if rejected else "connect_errors")
+        if rejected:
+            _throttled().log("auth-refused", logging.INFO, "Refused an unauthenticated connection")
         if realtime_settings.REJECT_AT_HANDSHAKE:
             await socket.transmit({"type": "websocket.close", "code": AUTH_FAILURE_CODE})
             return

@@ -82,7 +82,10 @@ class TestTokenHook:
         assert good.accepted
         assert metrics.get("auth_failures") == 1
 
-    async def test_raising_hook_closes_1011_and_is_logged(self, clients, spy, caplog):
+    async def test_raising_hook_closes_1011_and_is_logged(self, clients, spy, caplog, monkeypatch):
+        from realtime import consumers
+
+        monkeypatch.setattr(consumers, "_throttled_logger", None)  # a fresh log interval
         with caplog.at_level(logging.ERROR, logger="realtime"):
             client = await clients("/ws/?token=explode")
             assert await client.closed_with() == (1011, "Server error")
