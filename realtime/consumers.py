@@ -245,7 +245,12 @@ class RealtimeConsumer(AsyncConsumer):
             return True
         metrics.incr("rate_limited_frames")
         if verdict is Verdict.CLOSE:
-            logger.warning("Closing %r: it kept sending over its rate limit", socket)
+            _throttled().log(
+                "rate-limit-close",
+                logging.WARNING,
+                "Closing %r: it kept sending over its rate limit",
+                socket,
+            )
             metrics.incr("rate_limit_closes")
             await socket.close(RATE_LIMITED_CODE, RATE_LIMITED_REASON)
         else:

@@ -160,9 +160,9 @@ class Socket:
         self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     def stop_sending(self) -> None:
-        """The connection is gone: discard what is held."""
+        """The connection is gone: send nothing more and discard what is held."""
         self._paused = True
-        self._discard_backlog()
+        self.mark_closed()
 
     async def _hold(self, message: dict[str, Any]) -> bool:
         backlog = self._backlog

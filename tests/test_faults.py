@@ -80,7 +80,7 @@ class TestHandlers:
 
 
 class TestConnectHooks:
-    @override_settings(REALTIME={"CONNECT_TIMEOUT": 0.2})
+    @override_settings(REALTIME={"CONNECT_TIMEOUT": 0.5})
     async def test_hanging_connect_hook_is_bounded(self, clients, handlers, caplog):
         ran = []
         bystander = await clients("/ws/?id=1")

@@ -148,3 +148,5 @@ async def test_stop_sending_discards_held_frames(hub):
     await socket.transmit(frame(0))
     socket.stop_sending()
     assert socket.queued_frames == 0 and metrics.get("dropped_frames") == 1
+    assert await socket.transmit(frame(1)) is False
+    assert metrics.get("slow_client_closes") == 0
