@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test system-deps lint py-test clean
+.PHONY: run test install install-test system-deps lint js-test py-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,14 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The JavaScript client's unit tests: Node's built-in test runner, no npm packages.
+js-test: system-deps
+	node --test tests/js/
+
 py-test: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest
 
-test: $(VENV)/.installed-test system-deps lint py-test
+test: $(VENV)/.installed-test system-deps lint js-test py-test
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache test-artifacts

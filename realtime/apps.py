@@ -20,10 +20,12 @@ class RealtimeConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the system checks)
         from .conf import realtime_settings, reload_on_setting_changed
         from .events import HANDLERS_MODULE
+        from .health_log import connect_receivers
         from .startup import start_node_when_served
 
         setting_changed.connect(reload_on_setting_changed, dispatch_uid="realtime-settings")
         autodiscover_modules(HANDLERS_MODULE)
+        connect_receivers()
         start_node_when_served()
         try:
             fixes, max_bytes = realtime_settings.DAPHNE_FIXES, realtime_settings.MAX_FRAME_BYTES

@@ -1,29 +1,116 @@
-"""System checks (``manage.py check``) for the app's settings; ids ``realtime.E0xx``."""
+"""System checks (``manage.py check``): ids ``realtime.E0xx`` (broken) and ``W0xx`` (risky).
+
+Each message names the setting and each has a hint on how to fix it.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from .auth import load_authenticator
-from .conf import validation_errors
+from .conf import DEFAULTS, validation_errors
+
+SETTINGS_HINT = "See the settings reference in README.md."
+
+
+def _realtime_value(key: str) -> Any:
+    user = getattr(settings, "REALTIME", {})
+    return user.get(key, DEFAULTS[key]) if isinstance(user, dict) else DEFAULTS[key]
+
+
+def _layer_config() -> tuple[str | None, dict[str, Any] | None]:
+    alias = _realtime_value("CHANNEL_LAYER")
+    layers = getattr(settings, "CHANNEL_LAYERS", {}) or {}
+    return alias, layers.get(alias)
+
+
+def _layer_is_process_local(config: dict[str, Any]) -> bool:
+    backend = config.get("BACKEND", "")
+    if backend == "channels.layers.InMemoryChannelLayer":
+        return True
+    try:
+        layer_class = import_string(backend)
+    except ImportError:
+        return False
+    is_local = getattr(layer_class, "is_configured_process_local", None)
+    return bool(is_local and is_local(config.get("CONFIG", {})))
 
 
 @register(Tags.compatibility)
-def check_realtime_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+def check_realtime_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """realtime.E001: the ``REALTIME`` dict has unknown keys or invalid values."""
     return [
-        Error(message, hint="See the settings reference in README.md.", id="realtime.E001")
+        Error(message, hint=SETTINGS_HINT, id="realtime.E001")
         for message in validation_errors(getattr(settings, "REALTIME", {}))
     ]
 
 
 @register(Tags.compatibility)
+def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """realtime.E002: the layer alias is missing; E003: a process-local layer with several
+    workers; W001: a cluster without an explicit server name."""
+    if validation_errors(getattr(settings, "REALTIME", {})):
+        return []
+    alias, config = _layer_config()
+    if config is None:
+        return [
+            Error(
+                f"REALTIME['CHANNEL_LAYER'] is {alias!r} but CHANNEL_LAYERS has no such alias.",
+                hint="Add it to CHANNEL_LAYERS or point CHANNEL_LAYER at an existing alias.",
+                id="realtime.E002",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    workers = os.environ.get("WEB_CONCURRENCY", "1")
+    if _layer_is_process_local(config):
+        if workers.isdigit() and int(workers) > 1:
+            messages.append(
+                Error(
+                    f"The channel layer {alias!r} stays inside one process, but "
+                    f"WEB_CONCURRENCY={workers} starts several workers: each would be an island "
+                    f"whose clients never see the others' messages.",
+                    hint="Configure Redis nodes (REALTIME_REDIS_NODES) or run one worker.",
+                    id="realtime.E003",
+                )
+            )
+    elif not _realtime_value("SERVER_NAME"):
+        messages.append(
+            Warning(
+                "Redis nodes are configured but REALTIME['SERVER_NAME'] is not set, so this node "
+                "is named <hostname>-<pid>, which changes on every restart.",
+                hint="Give every server node a stable, unique name (REALTIME_SERVER_NAME).",
+                id="realtime.W001",
+            )
+        )
+    return messages
+
+
+@register(Tags.compatibility)
+def check_heartbeat(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """realtime.W002: a heartbeat string that default clients do not send."""
+    heartbeat = _realtime_value("HEARTBEAT_MESSAGE")
+    if not isinstance(heartbeat, str) or heartbeat == "":
+        return []
+    return [
+        Warning(
+            f"REALTIME['HEARTBEAT_MESSAGE'] is {heartbeat!r}: clients must send exactly this "
+            f"string, but the original WebSocketConnector and our clients send '' by default. "
+            f"Clients left at the default get no echo and close with 4002 every ping interval.",
+            hint="Keep the default '' or configure every client's pingMsg / ping_msg to match.",
+            id="realtime.W002",
+        )
+    ]
+
+
+@register(Tags.compatibility)
 def check_authenticate_hook(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    """realtime.E002: ``REALTIME["AUTHENTICATE"]`` does not name an async function."""
+    """realtime.E004: ``REALTIME["AUTHENTICATE"]`` does not name an async function."""
     user_settings = getattr(settings, "REALTIME", {})
     path = user_settings.get("AUTHENTICATE") if isinstance(user_settings, dict) else None
     if not isinstance(path, str):
@@ -36,7 +123,7 @@ def check_authenticate_hook(app_configs: Any = None, **kwargs: Any) -> list[Erro
                 str(exc),
                 hint="Point it at `async def authenticate(scope, params)` returning a user id "
                 "or None; see 'Security and limits' in README.md.",
-                id="realtime.E002",
+                id="realtime.E004",
             )
         ]
     return []

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,39 @@ def layer_health(layer: Any) -> list[dict[str, Any]] | None:
     return entries
 
 
+def redis_key(entry: dict[str, Any]) -> str:
+    """A stable name for a Redis node in a health entry (its address, never a password)."""
+    for key in ("address", "url", "key"):
+        if entry.get(key):
+            return str(entry[key])
+    return f"{entry.get('host')}:{entry.get('port')}"
+
+
+class LatencyHistory:
+    """This node's measured latency to each Redis node, one sample per announcement."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, deque[tuple[float, float | None]]] = {}
+
+    def record(self, health: list[dict[str, Any]], now: float | None = None) -> None:
+        """Append one sample per Redis node (None while it is unhealthy)."""
+        now = time.time() if now is None else now
+        keep = max(1, int(realtime_settings.LATENCY_HISTORY_MINUTES * 60 / _interval()))
+        for entry in health:
+            series = self.samples.setdefault(redis_key(entry), deque(maxlen=keep))
+            latency = entry.get("latency_ms")
+            healthy = entry.get("publish_ok", True) and entry.get("subscribe_ok", True)
+            series.append((now, latency if healthy else None))
+
+    def as_dict(self) -> dict[str, list[tuple[float, float | None]]]:
+        """The series by Redis node."""
+        return {key: list(series) for key, series in self.samples.items()}
+
+
+def _interval() -> float:
+    return float(realtime_settings.NODE_HEARTBEAT_INTERVAL)
+
+
 class Membership:
     """The live-node table of one hub, and the announcement loop."""
 
@@ -81,6 +115,9 @@ class Membership:
         # name -> {instance: (first seen, last seen)}, to tell a restart from two live processes.
         self._instances: dict[str, dict[str, tuple[float, float]]] = {}
         self.duplicates: set[str] = set()
+        # Recently departed nodes (name, last announcement, when), newest last.
+        self.departed: deque[tuple[str, dict[str, Any], float]] = deque(maxlen=20)
+        self.latency = LatencyHistory()
         self._task: asyncio.Task[None] | None = None
         self._throttled = ThrottledLogger(logger, 60.0)
 
@@ -140,9 +177,11 @@ class Membership:
                     names.ALL_NODES_GROUP, {"type": PRESENCE, "node": self.own_info().as_dict()}
                 )
             except Exception:
-                self._throttled.log("announce", logging.WARNING,
-                                    "Announcing this node failed", exc_info=True)  # fmt: skip
+                self._throttled.log(
+                    "announce", logging.WARNING, "Announcing this node failed", exc_info=True
+                )
             self.sweep()
+            self.latency.record(layer_health(self.hub.link.layer) or [])
             await asyncio.sleep(self.interval)
 
     async def on_presence(self, message: dict[str, Any]) -> None:
@@ -158,7 +197,10 @@ class Membership:
         joined = info.name not in self.peers
         self.peers[info.name] = info
         if joined:
-            logger.info("Server node %s joined (pid %s on %s)", info.name, info.pid, info.host)
+            level = logging.INFO if self.hub.role == "node" else logging.DEBUG
+            logger.log(
+                level, "Server node %s joined (pid %s on %s)", info.name, info.pid, info.host
+            )
             signals.node_joined.send(sender=Membership, name=info.name, info=info.as_dict())
 
     def _check_duplicate(self, info: NodeInfo) -> None:
@@ -187,11 +229,15 @@ class Membership:
             instances = sorted({*instances, self.hub.instance_id})
         self.duplicates.add(name)
         self._throttled.log(
-            ("duplicate", name), logging.ERROR,
+            ("duplicate", name),
+            logging.ERROR,
             "DUPLICATE SERVER NAME %r is used by %d live processes (%s)%s. Give every node its "
             "own REALTIME_SERVER_NAME: cross-server replies and targeting are wrong until then.",
-            name, len(instances), ", ".join(instances), " including this one" if own else "",
-        )  # fmt: skip
+            name,
+            len(instances),
+            ", ".join(instances),
+            " including this one" if own else "",
+        )
         signals.duplicate_server_name.send(sender=Membership, name=name, instances=instances)
 
     def _forget(self, info: NodeInfo) -> None:
@@ -200,6 +246,7 @@ class Membership:
             return  # an older process of that name, or one never seen
         del self.peers[info.name]
         self._instances.pop(info.name, None)
+        self.departed.append((info.name, current.as_dict(), time.time()))
         logger.info("Server node %s left the cluster", info.name)
         signals.node_left.send(sender=Membership, name=info.name, info=current.as_dict())
 
@@ -211,18 +258,20 @@ class Membership:
             info = self.peers.pop(name)
             self._instances.pop(name, None)
             self.duplicates.discard(name)
+            self.departed.append((name, info.as_dict(), now))
             logger.warning("Server node %s left (silent for %.1fs)", name, now - info.last_seen)
             signals.node_left.send(sender=Membership, name=name, info=info.as_dict())
         return gone
 
     def live_names(self) -> list[str]:
-        """Names of the live nodes, this one included, sorted."""
-        self.sweep()
-        return sorted({self.hub.name, *self.peers})
+        """Names of the live nodes (this one included unless it is an observer), sorted."""
+        return [info.name for info in self.live_nodes()]
 
     def live_nodes(self) -> list[NodeInfo]:
-        """Announcements of the live nodes, this one (fresh) included, sorted by name."""
+        """Announcements of the live nodes, this one (fresh) included unless it is an
+        observer, sorted by name."""
         self.sweep()
-        nodes = {name: info for name, info in self.peers.items()}
-        nodes[self.hub.name] = self.own_info()
+        nodes = dict(self.peers)
+        if self.hub.role == "node":
+            nodes[self.hub.name] = self.own_info()
         return [nodes[name] for name in sorted(nodes)]

@@ -45,6 +45,12 @@ DEFAULTS: dict[str, Any] = {
     "NODE_MISSED_HEARTBEATS": 3,
     # Default seconds emit_cross_server waits for replies.
     "CROSS_SERVER_TIMEOUT": 5.0,
+    # Store Redis health changes and node joins/leaves in the database (admin event log).
+    "HEALTH_LOG": True,
+    # Days health events are kept before being pruned.
+    "HEALTH_LOG_RETENTION_DAYS": 7,
+    # Minutes of Redis latency history each node keeps for the status page chart.
+    "LATENCY_HISTORY_MINUTES": 5,
     # -- security and limits (README, "Security and limits") --
     # Bind the logged-in Django session user (str(user.pk)) when the connection opens.
     "BIND_SESSION_USER": False,
@@ -126,6 +132,9 @@ VALIDATORS: dict[str, tuple[_Validator, str]] = {
     "MAX_CONNECTIONS_PER_IP": (_none_or(_is_positive_int), "None or an integer >= 1"),
     "SEND_QUEUE_MAX_FRAMES": (_none_or(_is_positive_int), "None or an integer >= 1"),
     "SEND_QUEUE_MAX_BYTES": (_none_or(_is_positive_int), "None or an integer >= 1"),
+    "HEALTH_LOG": (lambda v: isinstance(v, bool), "True or False"),
+    "HEALTH_LOG_RETENTION_DAYS": (_is_positive_number, "days > 0"),
+    "LATENCY_HISTORY_MINUTES": (_is_positive_number, "minutes > 0"),
 }
 
 # Settings with a structure of their own explain every problem themselves.

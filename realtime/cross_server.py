@@ -178,9 +178,12 @@ class CrossServer:
         return result
 
     async def notify(
-        self, event: str, data: Any = None, targets: Iterable[str] | None = None,
+        self,
+        event: str,
+        data: Any = None,
+        targets: Iterable[str] | None = None,
         except_self: bool = False,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Send ``event`` to the target nodes without waiting for replies."""
         _check_event(event)
         plan = self._plan(targets, except_self, 0)
@@ -296,8 +299,9 @@ class CrossServer:
                 result = await handler(CrossServerMessage(event, data, sender), reply)
         except Exception as exc:
             logger.exception("Cross-server handler for %r failed", event)
-            return CrossServerReply(node, None, False, f"Handler for {event!r} failed: {exc!r}",
-                                    HANDLER_ERROR)  # fmt: skip
+            return CrossServerReply(
+                node, None, False, f"Handler for {event!r} failed: {exc!r}", HANDLER_ERROR
+            )
         payload = replies[0] if replies else result
         return CrossServerReply(node, None if payload is MISSING else payload)
 

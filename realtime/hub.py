@@ -26,6 +26,7 @@ from .cluster import PRESENCE, Membership
 from .conf import realtime_settings, server_name
 from .cross_server import CALL, REPLY, CrossServer
 from .events import Registry, registry
+from .health_log import HealthLog
 from .node_link import NodeLink
 from .protocol import MISSING, encode_push, encode_reply
 from .ratelimit import ConnectionsPerAddress
@@ -81,9 +82,18 @@ class Hub:
     """One per event loop (see :func:`get_hub`); every method is safe to call concurrently."""
 
     def __init__(
-        self, layer: Any = MISSING, name: str | None = None, handlers: Registry | None = None
+        self,
+        layer: Any = MISSING,
+        name: str | None = None,
+        handlers: Registry | None = None,
+        role: str = "node",
     ) -> None:
+        if role not in ("node", "observer"):
+            raise ValueError(f"role must be 'node' or 'observer', not {role!r}")
         self.name = name or server_name()
+        # An observer (a management command) hears the cluster and calls it, but is no node:
+        # it answers no calls, announces nothing and is not counted in membership.
+        self.role = role
         # The process-wide handler registry unless a test gives this hub its own.
         self.handlers = handlers or registry
         # Distinguishes this process's own publishes from another process of the same name.
@@ -96,6 +106,7 @@ class Hub:
         self.link = NodeLink(self, layer)
         self.cluster = Membership(self)
         self.cross_server = CrossServer(self)
+        self.health_log = HealthLog(self)
         self._node_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "realtime.all": self._on_all,
             "realtime.users": self._on_users,
@@ -107,8 +118,10 @@ class Hub:
             REPLY: self.cross_server.on_reply,
         }
         from .cluster_queries import install_system_handlers
+        from .operations import install_operations
 
         install_system_handlers(self.cross_server)
+        install_operations(self.cross_server)
 
     @property
     def distributed(self) -> bool:
@@ -117,13 +130,23 @@ class Hub:
 
     async def start_node(self) -> None:
         """Join the cluster as a server node: listen to other nodes and announce this one."""
+        if self.role != "node":
+            raise RuntimeError("an observer hub cannot become a server node")
         await self.link.start_listening()
         await self.cluster.start()
+
+    async def observe(self, wait: float | None = None) -> None:
+        """As an observer, listen to announcements for ``wait`` seconds (default: a little
+        more than one announcement interval) to learn the live nodes."""
+        await self.link.ensure_channel()
+        await self.link.sync_group(names.ALL_NODES_GROUP, lambda: True)
+        await asyncio.sleep(self.cluster.interval * 1.5 + 0.1 if wait is None else wait)
 
     async def stop(self) -> None:
         """Leave the cluster and stop listening to other nodes (tests and shutdown)."""
         await self.cluster.stop()
         await self.cross_server.stop()
+        await self.health_log.stop()
         await self.link.stop()
 
     # -- connections ---------------------------------------------------------------------
@@ -296,7 +319,10 @@ class Hub:
 
     async def handle_node_message(self, message: dict[str, Any]) -> None:
         """Act on one message another node published (called by the node link)."""
-        handler = self._node_handlers.get(message.get("type"))
+        kind = message.get("type")
+        if self.role == "observer" and kind not in (PRESENCE, REPLY):
+            return
+        handler = self._node_handlers.get(kind)
         if handler is None:
             logger.warning("Ignoring an unknown node message type %r", message.get("type"))
             return

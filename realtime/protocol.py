@@ -20,12 +20,29 @@ MAX_CALLBACK_ID_LENGTH: Final = 64
 # listeners, and Object.prototype members crash a Node.js client.
 REFUSED_PUSH_EVENTS: Final = frozenset(
     {
-        "open", "close", "error", "message", "ping", "pong", "pong-timeout", "reconnect",
-        "repeat-limit", "constructor", "__proto__", "toString", "toLocaleString", "valueOf",
-        "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "__defineGetter__",
-        "__defineSetter__", "__lookupGetter__", "__lookupSetter__",
+        "open",
+        "close",
+        "error",
+        "message",
+        "ping",
+        "pong",
+        "pong-timeout",
+        "reconnect",
+        "repeat-limit",
+        "constructor",
+        "__proto__",
+        "toString",
+        "toLocaleString",
+        "valueOf",
+        "hasOwnProperty",
+        "isPrototypeOf",
+        "propertyIsEnumerable",
+        "__defineGetter__",
+        "__defineSetter__",
+        "__lookupGetter__",
+        "__lookupSetter__",
     }
-)  # fmt: skip
+)
 
 
 class _Missing:

@@ -35,10 +35,11 @@ class LocalRegistry:
 
     def bind(self, socket: Socket, user_id: str) -> tuple[bool, list[Socket]]:
         """Bind ``socket`` to ``user_id``; returns (first local connection, other connections)."""
-        self.unbind(socket)
+        if socket.user_id != user_id:
+            self.unbind(socket)
         connections = self.users.setdefault(user_id, {})
         first = not connections
-        others = list(connections.values())
+        others = [other for other in connections.values() if other is not socket]
         connections[socket.id] = socket
         socket.user_id = user_id
         return first, others

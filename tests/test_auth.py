@@ -193,10 +193,10 @@ class TestAuthTimeout:
 
 def test_authenticate_path_checked_at_startup():
     with override_settings(REALTIME={"AUTHENTICATE": "tests.hardeningapp.auth.missing"}):
-        errors = [e for e in run_checks() if e.id == "realtime.E002"]
+        errors = [e for e in run_checks() if e.id == "realtime.E004"]
     assert len(errors) == 1 and "missing" in errors[0].msg
     with override_settings(REALTIME={"AUTHENTICATE": "tests.hardeningapp.auth.not_async"}):
-        errors = [e for e in run_checks() if e.id == "realtime.E002"]
+        errors = [e for e in run_checks() if e.id == "realtime.E004"]
     assert len(errors) == 1 and "must name an 'async def' function" in errors[0].msg
     with override_settings(REALTIME={"AUTHENTICATE": TOKEN_HOOK}):
         assert [e for e in run_checks() if e.id.startswith("realtime.")] == []

@@ -214,3 +214,13 @@ class TestAcrossNodes:
         await hub.broadcast("x")
         assert not hub.distributed and hub.link.channel is None
         assert layer.channels == {}
+
+
+async def test_rebinding_the_same_user_keeps_rooms_and_can_kick():
+    hub = Hub(layer=None)
+    _, old = await connect(hub, "1")
+    newer, _ = await connect(hub, "1")
+    await hub.join_room("chat", "r", "1")
+    await hub.bind_user("1", newer, kick_previous=True)
+    assert old.closes == [(4012, "Logged in elsewhere")]
+    assert hub.is_member("chat", "r", "1") and list(hub.local.user_sockets("1")) == [newer]

@@ -29,9 +29,9 @@ def calls(handlers):
         seen.append(data)
         return data
 
-    @on("chat")
-    async def chat(socket, data, ack):
-        seen.append(("chat", data))
+    @on("talk")
+    async def talk(socket, data, ack):
+        seen.append(("talk", data))
         return data
 
     return seen
@@ -83,21 +83,21 @@ class TestRateLimit:
         await client.emit("note", 1, "n")
         assert (await client.json())["payload"] == RATE_LIMITED
 
-    @limit(rate=0.001, burst=1, events={"chat": {"rate": 0.001, "burst": 3}})
+    @limit(rate=0.001, burst=1, events={"talk": {"rate": 0.001, "burst": 3}})
     async def test_event_override_replaces_the_connection_bucket(self, clients, calls):
         client = await clients()
         for index in range(4):
-            await client.emit("chat", index, f"c{index}")
+            await client.emit("talk", index, f"c{index}")
         replies = {reply["callbackId"]: reply["payload"] for reply in await read_replies(client, 4)}
         assert replies == {"c0": 0, "c1": 1, "c2": 2, "c3": RATE_LIMITED}
         await client.emit("note", "n", "n")  # the connection bucket is still full
         assert (await client.json())["payload"] == "n"
 
-    @limit(rate=0.001, burst=1, events={"chat": None})
+    @limit(rate=0.001, burst=1, events={"talk": None})
     async def test_event_override_none_is_unlimited(self, clients, calls):
         client = await clients()
         for index in range(30):
-            await client.emit("chat", index, f"c{index}")
+            await client.emit("talk", index, f"c{index}")
         assert [(await client.json())["payload"] for _ in range(30)] == list(range(30))
 
     @override_settings(

@@ -165,12 +165,29 @@ class TestEncode:
     def test_refused_names_are_exactly_the_documented_list(self):
         assert sorted(REFUSED_PUSH_EVENTS) == sorted(
             [
-                "open", "close", "error", "message", "ping", "pong", "pong-timeout", "reconnect",
-                "repeat-limit", "constructor", "__proto__", "toString", "toLocaleString",
-                "valueOf", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable",
-                "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__",
+                "open",
+                "close",
+                "error",
+                "message",
+                "ping",
+                "pong",
+                "pong-timeout",
+                "reconnect",
+                "repeat-limit",
+                "constructor",
+                "__proto__",
+                "toString",
+                "toLocaleString",
+                "valueOf",
+                "hasOwnProperty",
+                "isPrototypeOf",
+                "propertyIsEnumerable",
+                "__defineGetter__",
+                "__defineSetter__",
+                "__lookupGetter__",
+                "__lookupSetter__",
             ]
-        )  # fmt: skip
+        )
 
 
 class TestParams:

@@ -6,6 +6,7 @@ Every process writes its output to a log file whose tail is shown when it fails 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -109,6 +110,30 @@ class ServerProcess:
         self.log_path.unlink(missing_ok=True)
 
 
+_migrated_template: Path | None = None
+
+
+def migrated_database() -> Path:
+    """A SQLite file with every migration applied, made once per test session."""
+    global _migrated_template
+    if _migrated_template is None or not _migrated_template.exists():
+        path = Path(tempfile.mkstemp(prefix="realtime-template-", suffix=".sqlite3")[1])
+        env = {
+            **os.environ,
+            "DJANGO_DB_PATH": str(path),
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+        }
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        _migrated_template = path
+    return _migrated_template
+
+
 class DaphneNode(ServerProcess):
     """A daphne process serving ``project.asgi:application`` on 127.0.0.1.
 
@@ -134,12 +159,30 @@ class DaphneNode(ServerProcess):
         self.extra_env = env or {}
         self.daphne_args = daphne_args or []
 
+    @property
+    def db_path(self) -> Path:
+        """This node's own SQLite database (a copy of the migrated template)."""
+        return self.log_path.with_suffix(".sqlite3")
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Give the node a migrated database, then start it."""
+        if not self.db_path.exists():
+            shutil.copyfile(migrated_database(), self.db_path)
+        super().start(timeout)
+
     def command(self) -> list[str]:
         """``python -m daphne -b 127.0.0.1 -p PORT project.asgi:application``."""
         return [
-            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-            *self.daphne_args, "project.asgi:application",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            *self.daphne_args,
+            "project.asgi:application",
+        ]
 
     def environment(self) -> dict[str, str]:
         """Settings through the environment, as in production."""
@@ -149,7 +192,7 @@ class DaphneNode(ServerProcess):
                 "DJANGO_SETTINGS_MODULE": "project.settings",
                 "REALTIME_SERVER_NAME": self.server_name,
                 "REALTIME_REDIS_NODES": ",".join(self.redis_nodes),
-                "DJANGO_DB_PATH": str(self.log_path.with_suffix(".sqlite3")),
+                "DJANGO_DB_PATH": str(self.db_path),
                 "PYTHONUNBUFFERED": "1",
                 "DJANGO_EXTRA_APPS": "tests.testapp" if self.test_handlers else "",
             }
@@ -168,4 +211,4 @@ class DaphneNode(ServerProcess):
     def cleanup(self) -> None:
         """Stop the process and remove its log and database."""
         super().cleanup()
-        self.log_path.with_suffix(".sqlite3").unlink(missing_ok=True)
+        self.db_path.unlink(missing_ok=True)

@@ -9,8 +9,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from realtime import on
+from realtime import (
+    CrossServerMessage,
+    emit_cross_server,
+    notify_cross_server,
+    on,
+    on_connect,
+    on_cross_server,
+    reply_to_client,
+)
 from realtime.acks import Ack
+from realtime.conf import server_name
 from realtime.socket import Socket
 
 
@@ -50,3 +59,39 @@ async def whoami(socket: Socket, data: Any, ack: Ack) -> Any:
 async def crash(socket: Socket, data: Any, ack: Ack) -> None:
     """Raise, to test HANDLER_ERROR replies."""
     raise RuntimeError("crash requested by the test")
+
+
+@on_connect
+async def kick_on_request(socket: Socket) -> None:
+    """With ``?kick=1``, re-bind the user with ``kick_previous`` (after the demo's binding)."""
+    if socket.params.get("kick") == "1" and socket.user_id is not None:
+        await socket.bind(socket.user_id, kick_previous=True)
+
+
+@on("forward")
+async def forward(socket: Socket, data: Any, ack: Ack) -> None:
+    """Let node ``data["node"]`` answer this client's callback."""
+    await notify_cross_server(
+        "answerClient", {"ack": ack.forward(), "data": data.get("data")}, targets=[data["node"]]
+    )
+
+
+@on_cross_server("answerClient")
+async def answer_client(message: CrossServerMessage, reply: Any) -> None:
+    """Answer a forwarded client callback from this node."""
+    await reply_to_client(
+        message.payload["ack"], {"answeredBy": server_name(), "data": message.payload["data"]}
+    )
+
+
+@on_cross_server("ping")
+async def ping(message: CrossServerMessage, reply: Any) -> Any:
+    """Answer with this node's name."""
+    return {"node": server_name(), "got": message.payload, "from": message.sender}
+
+
+@on("serverCall")
+async def server_call(socket: Socket, data: Any, ack: Ack) -> Any:
+    """Call ``ping`` on every node and reply with the result."""
+    result = await emit_cross_server("ping", data, timeout=3)
+    return {"success": result.success, "nodes": sorted(result.responses), "missing": result.missing}

@@ -1,0 +1,89 @@
+"""What the management commands share: an observer hub in a fresh loop, argument parsing,
+and output as rich tables for people or JSON for scripts."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from asgiref.sync import async_to_sync
+from django.core.management.base import CommandError, OutputWrapper
+from rich.console import Console
+from rich.table import Table
+
+from ..hub import Hub, set_hub
+from ..protocol import MISSING, InvalidEventName, PayloadNotJSON, check_push_event, to_json
+
+T = TypeVar("T")
+
+SINGLE_NODE = (
+    "This command talks to the server nodes through Redis, but no Redis node is configured "
+    "(REALTIME_REDIS_NODES is empty): the server runs as a single node and a message cannot "
+    "leave this process. Configure Redis nodes for the server and for this command."
+)
+
+
+def parse_payload(text: str | None) -> Any:
+    """The optional JSON argument: absent means "no payload"; invalid JSON is an error."""
+    if text is None:
+        return MISSING
+    try:
+        value = json.loads(text)
+        to_json(value)  # strict JSON only (no NaN), as the client will receive it
+    except (ValueError, PayloadNotJSON) as exc:
+        raise CommandError(f"Invalid JSON payload {text!r}: {exc}") from None
+    return value
+
+
+def check_event(event: str) -> str:
+    """An event name the server may push, or a CommandError."""
+    try:
+        return check_push_event(event)
+    except InvalidEventName as exc:
+        raise CommandError(str(exc)) from None
+
+
+def run_with_hub(work: Callable[[Hub], Awaitable[T]], observe: bool = False) -> T:
+    """Run ``work`` with an observer hub in a fresh event loop; clean up afterwards."""
+
+    async def main() -> T:
+        hub = Hub(name=f"cli-{socket.gethostname()}-{os.getpid()}", role="observer")
+        if not hub.distributed:
+            raise CommandError(SINGLE_NODE)
+        set_hub(hub)
+        try:
+            if observe:
+                await hub.observe()
+            return await work(hub)
+        finally:
+            await hub.stop()
+            close = getattr(hub.link.layer, "close_pools", None) or getattr(
+                hub.link.layer, "close", None
+            )
+            if close is not None:
+                await close()
+
+    return async_to_sync(main)()
+
+
+def write_json(stdout: OutputWrapper, data: Any) -> None:
+    """Print ``data`` as indented JSON."""
+    stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def write_table(
+    stdout: OutputWrapper, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Print a table (plain text when not on a terminal)."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    buffer = io.StringIO()
+    Console(file=buffer, width=140, force_terminal=stdout.isatty()).print(table)
+    stdout.write(buffer.getvalue().rstrip("\n"))

@@ -1,0 +1,67 @@
+"""Add or remove a Redis node on every live server node, while traffic flows.
+
+    manage.py realtime_redis add redis://10.0.0.7:6379/0
+    manage.py realtime_redis remove redis://10.0.0.7:6379/0
+
+Each node applies the change to its channel layer and reports the outcome. The change lives
+in the running processes only: also update REALTIME_REDIS_NODES so restarts keep it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...hub import Hub
+from ...operations import REDIS_ADD, REDIS_REMOVE
+from ..cluster_cli import run_with_hub, write_json, write_table
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise CommandError(f"Not a redis:// or rediss:// URL with a host: {url!r}")
+    return url
+
+
+class Command(BaseCommand):
+    """``realtime_redis add|remove URL``."""
+
+    help = "Add or remove a Redis node on every live server node."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """``add`` or ``remove``, then the URL."""
+        parser.add_argument("action", choices=["add", "remove"])
+        parser.add_argument("url")
+        parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Ask every live node, print each outcome, fail if any node did not apply it."""
+        url = _check_url(options["url"])
+        event = REDIS_ADD if options["action"] == "add" else REDIS_REMOVE
+
+        async def apply(hub: Hub) -> Any:
+            if not hub.cluster.live_names():
+                raise CommandError("No live server node answered: is the cluster running?")
+            return await hub.cross_server.emit(event, url, timeout=options["timeout"])
+
+        result = run_with_hub(apply, observe=True)
+        if options["json"]:
+            write_json(self.stdout, dataclasses.asdict(result))
+        else:
+            rows = [
+                (node, "ok", f"{reply['nodes']} Redis nodes now")
+                for node, reply in sorted(result.responses.items())
+            ]
+            rows += [(node, "FAILED", e["error"]) for node, e in sorted(result.errors.items())]
+            rows += [(node, "NO REPLY", "") for node in result.missing]
+            write_table(self.stdout, f"{options['action']} {url}", ["node", "outcome", ""], rows)
+        if not result.success:
+            raise CommandError(
+                f"The change was not applied everywhere ({len(result.responses)} of "
+                f"{result.expected} nodes); see the table above."
+            )

@@ -1,0 +1,100 @@
+"""Show the live cluster: server nodes and every Redis node as each server node sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from ...hub import Hub
+from ...status import cluster_status
+from ..cluster_cli import run_with_hub, write_json, write_table
+
+
+def _seconds(value: float) -> str:
+    value = int(value)
+    if value < 120:
+        return f"{value}s"
+    if value < 7200:
+        return f"{value // 60}m"
+    return f"{value // 3600}h{value % 3600 // 60:02d}m"
+
+
+def _redis_cell(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "-"
+    ok = entry.get("publish_ok") and entry.get("subscribe_ok")
+    state = "healthy" if ok else "UNHEALTHY"
+    if not entry.get("publish_ok"):
+        state += " (publish down)"
+    if not entry.get("subscribe_ok"):
+        state += " (subscribe down)"
+    latency = entry.get("latency_ms")
+    text = state + ("" if latency is None else f" {latency:.2f} ms")
+    return text + (f" - {entry['last_error']}" if entry.get("last_error") else "")
+
+
+class Command(BaseCommand):
+    """``realtime_status``: the admin status page's data as tables (or ``--json``)."""
+
+    help = "Show the live server nodes and the health of every Redis node."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """Options."""
+        parser.add_argument("--json", action="store_true", help="print the data as JSON")
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="listen to node announcements this long (default: 1.5 intervals)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Observe the cluster, then print."""
+
+        async def observe(hub: Hub) -> dict[str, Any]:
+            await hub.observe(options["wait"])
+            return cluster_status(hub)
+
+        status = run_with_hub(observe)
+        if options["json"]:
+            write_json(self.stdout, status)
+            return
+        nodes = status["nodes"]
+        write_table(
+            self.stdout,
+            f"Server nodes ({len(nodes)} live)",
+            ["node", "state", "host/pid", "uptime", "connections", "users", "rooms", "seen"],
+            [
+                (
+                    n["name"],
+                    n["state"],
+                    f"{n['host']}/{n['pid']}",
+                    _seconds(n["uptime"]),
+                    n["connections"],
+                    n["users"],
+                    n["rooms"],
+                    f"{n['seen_ago']:.1f}s ago",
+                )
+                for n in nodes
+            ],
+        )
+        if not status["redis_nodes"]:
+            self.stdout.write("No Redis nodes reported.")
+            return
+        write_table(
+            self.stdout,
+            "Redis nodes as each server node sees them",
+            ["redis node", *(n["name"] for n in nodes)],
+            [
+                (
+                    key,
+                    *(
+                        _redis_cell(next((e for e in n["redis"] if e["key"] == key), None))
+                        for n in nodes
+                    ),
+                )
+                for key in status["redis_nodes"]
+            ],
+        )

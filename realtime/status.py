@@ -1,0 +1,50 @@
+"""The live cluster status, as data: for the admin page, its JSON endpoint and commands."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .cluster import NodeInfo, redis_key
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+
+def _node_row(info: NodeInfo, hub: Hub, now: float, state: str) -> dict[str, Any]:
+    row = info.as_dict()
+    row.update(
+        state=state,
+        uptime=max(0.0, now - info.started),
+        seen_ago=0.0 if info.name == hub.name else max(0.0, now - info.last_seen),
+        is_self=info.name == hub.name,
+        redis=[{**entry, "key": redis_key(entry)} for entry in (info.redis or [])],
+    )
+    return row
+
+
+def cluster_status(hub: Hub) -> dict[str, Any]:
+    """Everything the status page shows, from the point of view of ``hub``'s node."""
+    now = time.time()
+    membership = hub.cluster
+    nodes = [
+        _node_row(info, hub, now, "duplicate" if info.name in membership.duplicates else "alive")
+        for info in membership.live_nodes()
+    ]
+    departed = [
+        {"name": name, "host": info.get("host"), "pid": info.get("pid"), "left_ago": now - when}
+        for name, info, when in reversed(membership.departed)
+        if name not in {n["name"] for n in nodes}
+    ]
+    redis_nodes = sorted({entry["key"] for node in nodes for entry in node["redis"]})
+    return {
+        "generated": now,
+        "serving_node": hub.name,
+        "mode": "cluster" if hub.distributed else "single-node",
+        "heartbeat_interval": membership.interval,
+        "nodes": nodes,
+        "departed": departed,
+        "redis_nodes": redis_nodes,
+        "latency_history": membership.latency.as_dict(),
+        "health_log_dropped": hub.health_log.dropped,
+    }
