@@ -28,7 +28,13 @@ def _first(value: Any) -> Any:
 
 @on_connect
 async def identify(socket: Socket) -> None:
-    """Bind the user named by ``?id=``; refuse the connection without one."""
+    """Bind the user named by ``?id=``; refuse the connection without one.
+
+    A connection already authenticated (``REALTIME["AUTHENTICATE"]`` or
+    ``BIND_SESSION_USER``) keeps its user.
+    """
+    if socket.user_id is not None:
+        return
     user_id = _first(socket.params.get("id"))
     if not user_id:
         await socket.close(4011, "Auth failure")

@@ -10,8 +10,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .auth import load_authenticator
 from .conf import DEFAULTS, validation_errors
 
 SETTINGS_HINT = "See the settings reference in README.md."
@@ -104,3 +106,24 @@ def check_heartbeat(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             id="realtime.W002",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_authenticate_hook(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """realtime.E004: ``REALTIME["AUTHENTICATE"]`` does not name an async function."""
+    user_settings = getattr(settings, "REALTIME", {})
+    path = user_settings.get("AUTHENTICATE") if isinstance(user_settings, dict) else None
+    if not isinstance(path, str):
+        return []
+    try:
+        load_authenticator(path)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Point it at `async def authenticate(scope, params)` returning a user id "
+                "or None; see 'Security and limits' in README.md.",
+                id="realtime.E004",
+            )
+        ]
+    return []

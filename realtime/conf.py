@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .ratelimit import DEFAULT_RATE_LIMIT, rate_limit_errors
+
 DEFAULTS: dict[str, Any] = {
     # URL prefix (no leading slash) the WebSocket consumer is routed on; "ws/" serves /ws/...
     "URL": "ws/",
@@ -49,6 +51,26 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_LOG_RETENTION_DAYS": 7,
     # Minutes of Redis latency history each node keeps for the status page chart.
     "LATENCY_HISTORY_MINUTES": 5,
+    # -- security and limits (README, "Security and limits") --
+    # Bind the logged-in Django session user (str(user.pk)) when the connection opens.
+    "BIND_SESSION_USER": False,
+    # Dotted path to ``async def authenticate(scope, params) -> user id | None``; None: off.
+    "AUTHENTICATE": None,
+    # Refuse failed authentication with HTTP 403 at the handshake instead of 4011 after it.
+    "REJECT_AT_HANDSHAKE": False,
+    # Seconds a connection may stay open without a bound user before 4011 (None: forever).
+    "AUTH_TIMEOUT": None,
+    # Seconds authentication and the @on_connect hooks may take together before 1011.
+    "CONNECT_TIMEOUT": 10.0,
+    # Seconds each @on_disconnect hook may take before it is cancelled.
+    "DISCONNECT_TIMEOUT": 5.0,
+    # Token buckets for client frames (see realtime/ratelimit.py); None: no rate limit.
+    "RATE_LIMIT": DEFAULT_RATE_LIMIT,
+    # Open connections per client IP address on this node (None: no limit); more get 403.
+    "MAX_CONNECTIONS_PER_IP": None,
+    # Frames / bytes held for a client that stopped reading before it is closed with 4008.
+    "SEND_QUEUE_MAX_FRAMES": 1000,
+    "SEND_QUEUE_MAX_BYTES": 1024 * 1024,
 }
 
 _Validator = Callable[[Any], bool]
@@ -60,6 +82,18 @@ def _is_positive_number(value: Any) -> bool:
 
 def _is_positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _none_or(check: _Validator) -> _Validator:
+    return lambda value: value is None or check(value)
+
+
+def _is_dotted_path(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and "." in value
+        and all(part.isidentifier() for part in value.split("."))
+    )
 
 
 VALIDATORS: dict[str, tuple[_Validator, str]] = {
@@ -86,9 +120,26 @@ VALIDATORS: dict[str, tuple[_Validator, str]] = {
     "NODE_HEARTBEAT_INTERVAL": (_is_positive_number, "seconds > 0"),
     "NODE_MISSED_HEARTBEATS": (_is_positive_int, "a positive integer"),
     "CROSS_SERVER_TIMEOUT": (_is_positive_number, "seconds > 0"),
+    "BIND_SESSION_USER": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTHENTICATE": (
+        lambda v: v is None or _is_dotted_path(v),
+        "None or the dotted path of an async function, such as 'myapp.auth.authenticate'",
+    ),
+    "REJECT_AT_HANDSHAKE": (lambda v: isinstance(v, bool), "True or False"),
+    "AUTH_TIMEOUT": (_none_or(_is_positive_number), "None or seconds > 0"),
+    "CONNECT_TIMEOUT": (_is_positive_number, "seconds > 0"),
+    "DISCONNECT_TIMEOUT": (_is_positive_number, "seconds > 0"),
+    "MAX_CONNECTIONS_PER_IP": (_none_or(_is_positive_int), "None or an integer >= 1"),
+    "SEND_QUEUE_MAX_FRAMES": (_none_or(_is_positive_int), "None or an integer >= 1"),
+    "SEND_QUEUE_MAX_BYTES": (_none_or(_is_positive_int), "None or an integer >= 1"),
     "HEALTH_LOG": (lambda v: isinstance(v, bool), "True or False"),
     "HEALTH_LOG_RETENTION_DAYS": (_is_positive_number, "days > 0"),
     "LATENCY_HISTORY_MINUTES": (_is_positive_number, "minutes > 0"),
+}
+
+# Settings with a structure of their own explain every problem themselves.
+STRUCTURED_VALIDATORS: dict[str, Callable[[Any], list[str]]] = {
+    "RATE_LIMIT": rate_limit_errors,
 }
 
 
@@ -101,6 +152,9 @@ def validation_errors(user_settings: Any) -> list[str]:
         if key not in DEFAULTS:
             known = ", ".join(sorted(DEFAULTS))
             errors.append(f"Unknown REALTIME setting {key!r}; known settings: {known}.")
+            continue
+        if key in STRUCTURED_VALIDATORS:
+            errors.extend(STRUCTURED_VALIDATORS[key](value))
             continue
         check, expected = VALIDATORS[key]
         if not check(value):

@@ -1,9 +1,11 @@
 """The WebSocket consumer: one per connection, speaking protocol v1 (PROTOCOL.md).
 
-It answers the heartbeat, enforces the frame size limit, dispatches client events to their
-handlers (each in its own task, so a slow handler never delays the heartbeat echo) and sends
-replies. It does not create a channel-layer channel per connection: pushes arrive through the
-node's hub, which hands finished frames straight to the connection.
+At the handshake it applies the per-address connection limit and the authentication step
+(``realtime.auth``), both before accepting. Then it runs the ``@on_connect`` hooks, answers
+the heartbeat, enforces the frame size and rate limits, dispatches client events to their
+handlers (each in its own task, so a slow handler never delays the heartbeat echo) and
+sends replies. It does not create a channel-layer channel per connection: pushes arrive
+through the node's hub, which hands finished frames straight to the connection.
 """
 
 from __future__ import annotations
@@ -15,16 +17,31 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 
 from .acks import Ack
+from .auth import AuthResult, authenticate
 from .conf import realtime_settings
-from .hub import get_hub
+from .hub import Hub, get_hub
+from .lifecycle import (
+    AUTH_FAILURE_CODE,
+    AUTH_FAILURE_REASON,
+    SERVER_ERROR_CODE,
+    SERVER_ERROR_REASON,
+    AuthDeadline,
+    run_connect_hooks,
+    run_disconnect_hooks,
+)
+from .metrics import metrics
 from .protocol import HEARTBEAT, ClientEvent, MalformedFrame, decode_frame, error_payload
-from .socket import Socket
+from .ratelimit import ConnectionRateLimiter, RatePolicy, Verdict
+from .socket import FLOW_CONTROL_KEY, Socket
 from .throttled_log import ThrottledLogger
 
 logger = logging.getLogger(__name__)
 
 FRAME_TOO_LARGE_CODE = 1009
-SERVER_ERROR_CODE = 1011
+RATE_LIMITED_CODE = 4029
+RATE_LIMITED_REASON = "Rate limit exceeded"
+# Close code of a handshake refused for the per-address limit (the client sees HTTP 403).
+TOO_MANY_CONNECTIONS_CODE = 1008
 # Seconds handlers still running at disconnect may take to finish before being cancelled.
 DISCONNECT_GRACE = 5.0
 
@@ -48,12 +65,20 @@ def _utf8_length_exceeds(text: str, limit: int) -> bool:
     return length * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
 
 
+def _client_ip(scope: dict[str, Any]) -> str | None:
+    # daphne puts the peer here, or the X-Forwarded-For address when (and only when) it
+    # was started with --proxy-headers: a client cannot forge it otherwise.
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
 class RealtimeConsumer(AsyncConsumer):
     """Serves one WebSocket connection; route it with ``RealtimeConsumer.as_asgi()``."""
 
     def __init__(self) -> None:
         self.socket: Socket | None = None
         self.pending: set[asyncio.Task[None]] = set()
+        self.limiter: ConnectionRateLimiter | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The ASGI entry point (replaces Channels' per-consumer layer channel and dispatch)."""
@@ -63,37 +88,79 @@ class RealtimeConsumer(AsyncConsumer):
         if message["type"] != "websocket.connect":
             return
         hub = get_hub()
-        socket = self.socket = Socket(scope, send, hub)
-        await send({"type": "websocket.accept"})
+        address = _client_ip(scope)
+        if not hub.addresses.acquire(address, realtime_settings.MAX_CONNECTIONS_PER_IP):
+            metrics.incr("ip_limit_refusals")
+            _throttled().log(
+                ("ip-limit", address), logging.WARNING, "Too many connections from %s", address
+            )
+            await send({"type": "websocket.close", "code": TOO_MANY_CONNECTIONS_CODE})
+            return
+        try:
+            await self._open(Socket(scope, send, hub), receive, hub)
+        finally:
+            hub.addresses.release(address)
+
+    async def _open(self, socket: Socket, receive: Any, hub: Hub) -> None:
+        deadline = asyncio.get_running_loop().time() + realtime_settings.CONNECT_TIMEOUT
+        auth = await self._authenticate(socket, deadline)
+        if auth is None or auth.rejected:
+            await self._refuse(socket, auth, receive)
+            return
+        self.socket = socket
+        # The extra key lets the server report a client that stops reading (daphne_compat).
+        await socket.transmit({"type": "websocket.accept", FLOW_CONTROL_KEY: socket})
+        timer = None
+        if realtime_settings.AUTH_TIMEOUT is not None:
+            timer = AuthDeadline(socket, realtime_settings.AUTH_TIMEOUT)
         await hub.register(socket)
         try:
-            if await self._run_connect_hooks(socket):
+            if auth.user_id is not None:
+                await socket.bind(auth.user_id)
+            if await run_connect_hooks(socket, deadline):
                 await self._serve(socket, receive)
             else:
                 await self._drain_until_disconnect(receive)
         finally:
-            socket.closed = True
+            socket.mark_closed()
+            if timer is not None:
+                timer.cancel()
             await hub.unregister(socket)
             await self._finish_pending()
-            await self._run_disconnect_hooks(socket)
+            await run_disconnect_hooks(socket)
 
-    async def _run_connect_hooks(self, socket: Socket) -> bool:
-        for hook in socket.hub.handlers.connect_hooks:
-            try:
-                await hook(socket)
-            except Exception:
-                logger.exception("Connect hook %s failed", hook.__qualname__)
-                await socket.close(SERVER_ERROR_CODE, "Server error")
-            if socket.closed:
-                return False
-        return True
+    @staticmethod
+    async def _authenticate(socket: Socket, deadline: float) -> AuthResult | None:
+        """The authentication step; None when it failed (raised or ran past the deadline)."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await authenticate(socket.scope, socket.params)
+        except Exception as exc:
+            # Throttled: a failing token service would otherwise log once per connection.
+            _throttled().log(
+                "auth-error",
+                logging.ERROR,
+                "Authenticating a connection failed (%s)",
+                "timed out" if isinstance(exc, TimeoutError) else "raised",
+                exc_info=True,
+            )
+            return None
 
-    async def _run_disconnect_hooks(self, socket: Socket) -> None:
-        for hook in socket.hub.handlers.disconnect_hooks:
-            try:
-                await hook(socket)
-            except Exception:
-                logger.exception("Disconnect hook %s failed", hook.__qualname__)
+    async def _refuse(self, socket: Socket, auth: AuthResult | None, receive: Any) -> None:
+        """Turn a failed authentication away, at the handshake or with 4011 / 1011."""
+        rejected = auth is not None  # None: the step itself failed
+        metrics.incr("auth_failures" if rejected else "connect_errors")
+        if rejected:
+            _throttled().log("auth-refused", logging.INFO, "Refused an unauthenticated connection")
+        if realtime_settings.REJECT_AT_HANDSHAKE:
+            await socket.transmit({"type": "websocket.close", "code": AUTH_FAILURE_CODE})
+            return
+        await socket.transmit({"type": "websocket.accept"})
+        if rejected:
+            await socket.close(AUTH_FAILURE_CODE, AUTH_FAILURE_REASON)
+        else:
+            await socket.close(SERVER_ERROR_CODE, SERVER_ERROR_REASON)
+        await self._drain_until_disconnect(receive)
 
     @staticmethod
     async def _drain_until_disconnect(receive: Any) -> None:
@@ -103,6 +170,8 @@ class RealtimeConsumer(AsyncConsumer):
     async def _serve(self, socket: Socket, receive: Any) -> None:
         heartbeat = realtime_settings.HEARTBEAT_MESSAGE
         max_bytes = realtime_settings.MAX_FRAME_BYTES
+        policy = RatePolicy.from_setting(realtime_settings.RATE_LIMIT)
+        self.limiter = ConnectionRateLimiter(policy) if policy is not None else None
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -111,7 +180,8 @@ class RealtimeConsumer(AsyncConsumer):
                 continue
             text = message.get("text")
             if text is None:
-                self._drop("binary frame", len(message.get("bytes") or b""))
+                if await self._admit(socket, None, None):
+                    self._drop("binary frame", len(message.get("bytes") or b""))
             elif text == heartbeat:
                 await socket.send_text(text)
             elif _utf8_length_exceeds(text, max_bytes):
@@ -134,12 +204,15 @@ class RealtimeConsumer(AsyncConsumer):
         try:
             event = decode_frame(text, heartbeat)
         except MalformedFrame as exc:
-            self._drop(str(exc), len(text))
+            if await self._admit(socket, None, None):
+                self._drop(str(exc), len(text))
             return
         if event is HEARTBEAT:  # pragma: no cover - the caller compares first
             return
         assert isinstance(event, ClientEvent)
         ack = Ack(socket, event.callback_id)
+        if not await self._admit(socket, event.event, ack):
+            return
         handler = socket.hub.handlers.events.get(event.event)
         if handler is None:
             _throttled().log(
@@ -163,10 +236,37 @@ class RealtimeConsumer(AsyncConsumer):
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
+    async def _admit(self, socket: Socket, event: str | None, ack: Ack | None) -> bool:
+        """Apply the rate limit to one frame; False when it was refused (or closed)."""
+        if self.limiter is None:
+            return True
+        verdict = self.limiter.check(event)
+        if verdict is Verdict.ALLOW:
+            return True
+        metrics.incr("rate_limited_frames")
+        if verdict is Verdict.CLOSE:
+            _throttled().log(
+                "rate-limit-close",
+                logging.WARNING,
+                "Closing %r: it kept sending over its rate limit",
+                socket,
+            )
+            metrics.incr("rate_limit_closes")
+            await socket.close(RATE_LIMITED_CODE, RATE_LIMITED_REASON)
+        else:
+            _throttled().log("rate-limited", logging.INFO, "Refused frames over the rate limit")
+            if ack is not None:
+                await ack(error_payload(RATE_LIMITED_REASON, "RATE_LIMITED"))
+        return False
+
     async def _run_handler(
         self, handler: Any, socket: Socket, event: ClientEvent, ack: Ack
     ) -> None:
-        timeout = realtime_settings.HANDLER_TIMEOUT
+        timeouts = socket.hub.handlers.timeouts
+        if event.event in timeouts:
+            timeout = timeouts[event.event]
+        else:
+            timeout = realtime_settings.HANDLER_TIMEOUT
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
@@ -175,6 +275,7 @@ class RealtimeConsumer(AsyncConsumer):
                     await ack(result)
         except Exception as exc:
             if isinstance(exc, TimeoutError) and deadline.expired():
+                metrics.incr("handler_timeouts")
                 _throttled().log(
                     ("timeout", event.event),
                     logging.WARNING,
@@ -184,6 +285,7 @@ class RealtimeConsumer(AsyncConsumer):
                 )
                 message, code = f"Handler for {event.event!r} timed out", "HANDLER_TIMEOUT"
             else:
+                metrics.incr("handler_errors")
                 _throttled().log(
                     ("error", event.event),
                     logging.ERROR,

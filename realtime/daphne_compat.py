@@ -15,15 +15,71 @@
    the ASGI ``reason``, so a client never learns why (``4011 Auth failure``). The wrapper
    passes the reason along for open connections.
 
-All three are tested against a real daphne process (tests/e2e). Turn them off with
+4. **Flow control.** daphne's ASGI ``send`` never blocks: every frame goes into Twisted's
+   write buffer, which grows without bound for a client that stops reading. Twisted can tell
+   when that buffer passes its high-water mark: it calls ``pauseProducing()`` on the
+   transport's registered push producer, and ``resumeProducing()`` once it drained. The
+   consumer's ``websocket.accept`` message carries its :class:`~realtime.socket.Socket`
+   under ``FLOW_CONTROL_KEY``; the wrapper then registers a producer on the connection's
+   transport that forwards those calls to the socket, which holds further frames in its
+   bounded queue (and closes the connection with 4008 past the bound). The producer
+   registered there before is daphne's HTTP channel, idle since the WebSocket upgrade, so
+   it is replaced. When the transport cannot take a producer (an unexpected daphne or
+   Twisted), nothing happens and the socket sends as before.
+
+All four are tested against a real daphne process (tests/e2e). Turn them off with
 ``REALTIME["DAPHNE_FIXES"] = False``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
+
+from .socket import FLOW_CONTROL_KEY, Socket
+
+logger = logging.getLogger(__name__)
+
 _MARK = "_realtime_fixes_installed"
+
+
+@implementer(IPushProducer)
+class SocketProducer:
+    """Forwards Twisted's write-buffer state of one connection to its :class:`Socket`."""
+
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+
+    def pauseProducing(self) -> None:
+        """The write buffer is over its high-water mark: the client is not keeping up."""
+        self.socket.pause_sending()
+
+    def resumeProducing(self) -> None:
+        """The write buffer drained."""
+        self.socket.resume_sending()
+
+    def stopProducing(self) -> None:
+        """The connection is gone."""
+        self.socket.stop_sending()
+
+
+def attach_flow_control(protocol: Any, socket: Socket) -> bool:
+    """Register a :class:`SocketProducer` on the transport of a daphne WebSocket protocol."""
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(transport, "registerProducer"):
+        return False
+    try:
+        if getattr(transport, "producer", None) is not None:
+            transport.unregisterProducer()
+        transport.registerProducer(SocketProducer(socket), True)
+    except Exception:
+        logger.debug("No flow control for %r", socket, exc_info=True)
+        return False
+    socket.flow_controlled = True
+    return True
 
 
 def install(max_frame_bytes: int) -> bool:
@@ -47,6 +103,10 @@ def install(max_frame_bytes: int) -> bool:
                 return
         elif kind == "websocket.close" and message.get("reason") and self.state == self.STATE_OPEN:
             self.sendClose(code=message.get("code") or 1000, reason=message["reason"][:120])
+            return
+        elif kind == "websocket.accept" and FLOW_CONTROL_KEY in message:
+            original(self, message)
+            attach_flow_control(self, message[FLOW_CONTROL_KEY])
             return
         original(self, message)
 

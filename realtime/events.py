@@ -40,6 +40,8 @@ EventHandler = Callable[["Socket", Any, "Ack"], Awaitable[Any]]
 LifecycleHook = Callable[["Socket"], Awaitable[Any]]
 CrossServerHandler = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=Callable[..., Any])
+# The default of ``@on(..., timeout=)``: the handler follows REALTIME["HANDLER_TIMEOUT"].
+DEFAULT: Any = object()
 
 
 def _require_coroutine_function(func: Any, decorator: str) -> None:
@@ -58,12 +60,17 @@ class Registry:
 
     def __init__(self) -> None:
         self.events: dict[str, EventHandler] = {}
+        # Events whose handler has a timeout of its own (None: no limit).
+        self.timeouts: dict[str, float | None] = {}
         self.connect_hooks: list[LifecycleHook] = []
         self.disconnect_hooks: list[LifecycleHook] = []
         self.cross_server: dict[str, CrossServerHandler] = {}
 
-    def add_event(self, event: str, handler: EventHandler) -> None:
-        """Register the handler of client event ``event`` (one handler per event)."""
+    def add_event(self, event: str, handler: EventHandler, timeout: Any = DEFAULT) -> None:
+        """Register the handler of client event ``event`` (one handler per event).
+
+        ``timeout`` (seconds, or None for no limit) replaces ``HANDLER_TIMEOUT`` for it.
+        """
         if not isinstance(event, str) or not event:
             raise ImproperlyConfigured(f"@on needs a non-empty event name, not {event!r}.")
         if event in LIFECYCLE_NAMES:
@@ -72,7 +79,18 @@ class Registry:
                 f"@on_disconnect for those, and another name for client events."
             )
         _require_coroutine_function(handler, "@on")
+        if timeout is not DEFAULT and not (
+            timeout is None
+            or (isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0)
+        ):
+            raise ImproperlyConfigured(
+                f"@on({event!r}, timeout=...) must be seconds > 0 or None, not {timeout!r}."
+            )
         self._add_unique(self.events, event, handler, "client event")
+        if timeout is DEFAULT:
+            self.timeouts.pop(event, None)
+        else:
+            self.timeouts[event] = timeout
 
     def add_cross_server(self, event: str, handler: CrossServerHandler) -> None:
         """Register the handler of cross-server event ``event``."""
@@ -109,15 +127,16 @@ class Registry:
 registry = Registry()
 
 
-def on(event: str) -> Callable[[F], F]:
+def on(event: str, *, timeout: Any = DEFAULT) -> Callable[[F], F]:
     """Decorator: ``async def handler(socket, data, ack)`` handles client event ``event``.
 
     ``ack(payload)`` replies to the client when it asked for a reply; a handler that
-    returns a value without calling ``ack`` replies with that value.
+    returns a value without calling ``ack`` replies with that value. ``timeout`` (seconds,
+    or None for no limit) replaces ``REALTIME["HANDLER_TIMEOUT"]`` for this event.
     """
 
     def decorator(handler: F) -> F:
-        registry.add_event(event, handler)
+        registry.add_event(event, handler, timeout)
         return handler
 
     return decorator

@@ -29,6 +29,7 @@ from .events import Registry, registry
 from .health_log import HealthLog
 from .node_link import NodeLink
 from .protocol import MISSING, encode_push, encode_reply
+from .ratelimit import ConnectionsPerAddress
 from .registry import LocalRegistry, RoomKey
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ class Hub:
         # Distinguishes this process's own publishes from another process of the same name.
         self.instance_id = f"{self.name}#{secrets.token_hex(4)}"
         self.local = LocalRegistry()
+        # Open connections per client address (REALTIME["MAX_CONNECTIONS_PER_IP"]).
+        self.addresses = ConnectionsPerAddress()
         if layer is MISSING:
             layer = get_channel_layer(realtime_settings.CHANNEL_LAYER)
         self.link = NodeLink(self, layer)

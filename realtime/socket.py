@@ -1,18 +1,54 @@
-"""The connection object handlers receive: params, path, user, bound user id and helpers."""
+"""The connection object handlers receive: params, path, user, bound user id and helpers.
+
+It also owns the connection's bounded outgoing queue. Frames go straight to the server's
+``send`` while the client keeps up; only when the server reports that the client stopped
+reading (:meth:`Socket.pause_sending`, called by the daphne flow control in
+``daphne_compat``) are frames held here, up to ``SEND_QUEUE_MAX_FRAMES`` /
+``SEND_QUEUE_MAX_BYTES``. Past either bound the connection is closed with 4008 instead of
+letting the server's memory grow. Under a server that reports nothing, nothing is queued.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from .conf import realtime_settings
+from .metrics import metrics
 from .protocol import MISSING, encode_push, parse_params, parse_path
+from .throttled_log import ThrottledLogger
 
 if TYPE_CHECKING:
     from .hub import Hub
 
 AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
 _ids = itertools.count(1)
+logger = logging.getLogger(__name__)
+
+# Key of the ASGI "websocket.accept" message that hands the socket to a server integration
+# able to report a client that stops reading (daphne_compat); other servers ignore it.
+FLOW_CONTROL_KEY = "realtime.flow_control"
+SLOW_CLIENT_CODE = 4008
+SLOW_CLIENT_REASON = "Too slow"
+
+
+_throttled_logger: ThrottledLogger | None = None
+
+
+def _throttled() -> ThrottledLogger:
+    # Many slow clients at once (a network outage) still log once per interval.
+    global _throttled_logger
+    if _throttled_logger is None:
+        _throttled_logger = ThrottledLogger(logger, realtime_settings.BAD_FRAME_LOG_INTERVAL)
+    return _throttled_logger
+
+
+def _frame_size(message: dict[str, Any]) -> int:
+    return len(message.get("text") or message.get("bytes") or "")
 
 
 class Socket:
@@ -24,9 +60,25 @@ class Socket:
         path: the URL path without leading slashes.
         user_id: the user id bound with :meth:`bind`, or None.
         state: a dict for the application's own per-connection data.
+        flow_controlled: True when the server reports when the client stops reading.
     """
 
-    __slots__ = ("_send", "closed", "hub", "id", "params", "path", "scope", "state", "user_id")
+    __slots__ = (
+        "_backlog",
+        "_backlog_size",
+        "_flusher",
+        "_paused",
+        "_send",
+        "closed",
+        "flow_controlled",
+        "hub",
+        "id",
+        "params",
+        "path",
+        "scope",
+        "state",
+        "user_id",
+    )
 
     def __init__(self, scope: dict[str, Any], send: AsgiSend, hub: Hub) -> None:
         self.id = str(next(_ids))
@@ -38,6 +90,12 @@ class Socket:
         self.user_id: str | None = None
         self.state: dict[str, Any] = {}
         self.closed = False
+        self.flow_controlled = False
+        # None while frames go straight out (the fast path); a deque while held back.
+        self._backlog: deque[dict[str, Any]] | None = None
+        self._backlog_size = 0
+        self._paused = False
+        self._flusher: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} user={self.user_id!r} path={self.path!r}>"
@@ -58,11 +116,102 @@ class Socket:
         return await self.transmit({"type": "websocket.send", "text": text})
 
     async def transmit(self, message: dict[str, Any]) -> bool:
-        """Hand a ready ASGI send message to the server (the hub shares one per fan-out)."""
+        """Hand a ready ASGI send message to the server (the hub shares one per fan-out).
+
+        Returns False when the connection is closed, or was just closed because its
+        outgoing queue overflowed.
+        """
         if self.closed:
             return False
-        await self._send(message)
+        if self._backlog is None:
+            await self._send(message)
+            return True
+        return await self._hold(message)
+
+    # -- flow control (called by the server integration, see daphne_compat) ---------------
+
+    @property
+    def queued_frames(self) -> int:
+        """Frames held back because the client is not reading."""
+        return len(self._backlog) if self._backlog is not None else 0
+
+    @property
+    def queued_bytes(self) -> int:
+        """Total length of the frames held back."""
+        return self._backlog_size
+
+    def pause_sending(self) -> None:
+        """The client stopped reading: hold further frames here (bounded)."""
+        if not self._paused:
+            metrics.incr("send_pauses")
+        self._paused = True
+        if self._backlog is None:
+            self._backlog = deque()
+
+    def resume_sending(self) -> None:
+        """The client caught up: send the held frames, in order, then go straight again."""
+        self._paused = False
+        if self._backlog is None or self._flusher is not None:
+            return
+        if not self._backlog:
+            self._backlog = None
+            return
+        # One task per resume (not per frame); it stops when paused again.
+        self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    def stop_sending(self) -> None:
+        """The connection is gone: send nothing more and discard what is held."""
+        self._paused = True
+        self.mark_closed()
+
+    async def _hold(self, message: dict[str, Any]) -> bool:
+        backlog = self._backlog
+        assert backlog is not None
+        backlog.append(message)
+        self._backlog_size += _frame_size(message)
+        max_frames = realtime_settings.SEND_QUEUE_MAX_FRAMES
+        max_bytes = realtime_settings.SEND_QUEUE_MAX_BYTES
+        if (max_frames is not None and len(backlog) > max_frames) or (
+            max_bytes is not None and self._backlog_size > max_bytes
+        ):
+            _throttled().log(
+                "slow-client",
+                logging.WARNING,
+                "Closing %r: %d frames (%d bytes) waiting for a client that does not read",
+                self,
+                len(backlog),
+                self._backlog_size,
+            )
+            metrics.incr("slow_client_closes")
+            await self.close(SLOW_CLIENT_CODE, SLOW_CLIENT_REASON)
+            return False
         return True
+
+    async def _flush(self) -> None:
+        try:
+            while self._backlog and not self._paused and not self.closed:
+                message = self._backlog.popleft()
+                self._backlog_size -= _frame_size(message)
+                await self._send(message)
+            if not self._paused and not self._backlog:
+                self._backlog = None
+                self._backlog_size = 0
+        except Exception:
+            logger.exception("Sending held frames to %r failed", self)
+            self._discard_backlog()
+        finally:
+            self._flusher = None
+
+    def _discard_backlog(self) -> None:
+        if self._backlog:
+            metrics.incr("dropped_frames", len(self._backlog))
+            self._backlog.clear()
+        self._backlog_size = 0
+
+    def mark_closed(self) -> None:
+        """The connection ended: send nothing more and free what is held."""
+        self.closed = True
+        self._discard_backlog()
 
     async def emit(self, event: str, data: Any = MISSING) -> bool:
         """Push ``event`` with ``data`` to this connection only."""
@@ -100,7 +249,9 @@ class Socket:
         """Close the connection with a close code (e.g. 4011 auth failure, 4012 kicked)."""
         if self.closed:
             return
-        self.closed = True
+        # Held frames are dropped: the close frame goes out now, behind what the server
+        # already buffered (at most its write buffer).
+        self.mark_closed()
         message: dict[str, Any] = {"type": "websocket.close", "code": code}
         if reason:
             message["reason"] = reason

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from realtime.events import registry
 from tests.support.processes import DaphneNode
+
+# Property-based tests stay quick in `make test`; HYPOTHESIS_PROFILE=thorough digs deeper.
+hypothesis_settings.register_profile(
+    "realtime", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "thorough", parent=hypothesis_settings.get_profile("realtime"), max_examples=2000
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "realtime"))
 
 
 @pytest.fixture
@@ -16,14 +28,19 @@ def handlers() -> Iterator[object]:
     """The handler registry, restored to its state before the test afterwards."""
     saved = (
         dict(registry.events),
+        dict(registry.timeouts),
         list(registry.connect_hooks),
         list(registry.disconnect_hooks),
         dict(registry.cross_server),
     )
     yield registry
-    registry.events, registry.connect_hooks, registry.disconnect_hooks, registry.cross_server = (
-        saved
-    )
+    (
+        registry.events,
+        registry.timeouts,
+        registry.connect_hooks,
+        registry.disconnect_hooks,
+        registry.cross_server,
+    ) = saved
 
 
 @pytest.fixture(scope="session")

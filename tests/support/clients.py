@@ -15,8 +15,17 @@ class TestClient:
 
     __test__ = False
 
-    def __init__(self, path: str = "/ws/?id=1", headers: list[tuple[bytes, bytes]] | None = None):
+    def __init__(
+        self,
+        path: str = "/ws/?id=1",
+        headers: list[tuple[bytes, bytes]] | None = None,
+        client: tuple[str, int] | None = None,
+    ):
         self.communicator = WebsocketCommunicator(application, path, headers=headers)
+        if client is not None:
+            # The peer address daphne would report; the application reads the scope only
+            # once it runs, which is after this constructor.
+            self.communicator.scope["client"] = list(client)
         self.accepted = False
 
     async def connect(self) -> tuple[bool, Any]:

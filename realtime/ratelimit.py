@@ -1,0 +1,247 @@
+"""Rate limits: token buckets per connection and per event, and connections per address.
+
+Pure code, no I/O: the time comes from an injected clock, so tests use literal values.
+
+The ``REALTIME["RATE_LIMIT"]`` setting (``None`` turns rate limiting off)::
+
+    "RATE_LIMIT": {
+        "rate": 50,           # frames per second a connection may keep sending
+        "burst": 100,         # frames it may send at once (the bucket's size)
+        "events": {           # per-event buckets that replace the connection's bucket
+            "chat": {"rate": 2, "burst": 5},
+            "cursor": None,   # not limited at all
+        },
+        "close_after": 50,    # refused frames within close_window seconds that close
+        "close_window": 10.0, # the connection (None: never close, only refuse)
+    }
+
+Keys left out take the defaults above. Every client frame except the heartbeat takes a token
+from its event's bucket, or from the connection's bucket when the event has no override
+(malformed and binary frames included). A refused frame spends a token of a third bucket
+that holds ``close_after`` tokens and refills at ``close_after / close_window`` per second;
+when that one is empty too, the abuse is sustained and the connection is closed.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Clock = Callable[[], float]
+
+DEFAULT_RATE_LIMIT: dict[str, Any] = {
+    "rate": 50,
+    "burst": 100,
+    "events": {},
+    "close_after": 50,
+    "close_window": 10.0,
+}
+
+
+class TokenBucket:
+    """Holds up to ``burst`` tokens, refilled at ``rate`` per second; full at the start."""
+
+    __slots__ = ("burst", "rate", "tokens", "updated")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = now
+
+    def take(self, now: float) -> bool:
+        """Spend one token at time ``now``; False when none is left."""
+        elapsed = now - self.updated
+        if elapsed > 0:  # a clock that went back refills nothing
+            self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+            self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A bucket's shape: ``rate`` tokens per second, at most ``burst`` at once."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatePolicy:
+    """The parsed ``RATE_LIMIT`` setting."""
+
+    default: Limit
+    events: Mapping[str, Limit | None]
+    close_after: int | None
+    close_window: float
+
+    @classmethod
+    def from_setting(cls, value: Mapping[str, Any] | None) -> RatePolicy | None:
+        """Parse a validated setting (missing keys take defaults); None when off."""
+        if value is None:
+            return None
+        merged = {**DEFAULT_RATE_LIMIT, **value}
+        events = {
+            name: None if shape is None else Limit(shape["rate"], shape["burst"])
+            for name, shape in merged["events"].items()
+        }
+        return cls(
+            Limit(merged["rate"], merged["burst"]),
+            events,
+            merged["close_after"],
+            merged["close_window"],
+        )
+
+
+class Verdict(enum.Enum):
+    """What to do with one client frame."""
+
+    ALLOW = "allow"
+    REFUSE = "refuse"
+    CLOSE = "close"
+
+
+class ConnectionRateLimiter:
+    """The buckets of one connection; ``check(event)`` for every frame but the heartbeat."""
+
+    __slots__ = ("_clock", "_default", "_events", "_policy", "_refusals")
+
+    def __init__(self, policy: RatePolicy, clock: Clock = time.monotonic) -> None:
+        self._policy = policy
+        self._clock = clock
+        now = clock()
+        self._default = TokenBucket(policy.default.rate, policy.default.burst, now)
+        # Only events named in the policy get a bucket, so a client cannot grow this.
+        self._events: dict[str, TokenBucket] = {}
+        self._refusals = None
+        if policy.close_after is not None:
+            refill = policy.close_after / policy.close_window
+            self._refusals = TokenBucket(refill, policy.close_after, now)
+
+    def check(self, event: str | None) -> Verdict:
+        """Admit or refuse one frame of ``event`` (None for malformed and binary frames)."""
+        now = self._clock()
+        bucket = self._bucket(event, now)
+        if bucket is None or bucket.take(now):
+            return Verdict.ALLOW
+        if self._refusals is not None and not self._refusals.take(now):
+            return Verdict.CLOSE
+        return Verdict.REFUSE
+
+    def _bucket(self, event: str | None, now: float) -> TokenBucket | None:
+        if event is None or event not in self._policy.events:
+            return self._default
+        bucket = self._events.get(event)
+        if bucket is None:
+            limit = self._policy.events[event]
+            if limit is None:
+                return None
+            bucket = self._events[event] = TokenBucket(limit.rate, limit.burst, now)
+        return bucket
+
+
+class ConnectionsPerAddress:
+    """Counts open connections per client address, refusing past a limit."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def acquire(self, address: str | None, limit: int | None) -> bool:
+        """Count one more connection from ``address``; False (and not counted) past ``limit``.
+
+        Connections without a known address (Unix sockets, test clients) are not limited.
+        Connections are counted even with no limit, so that turning it on is consistent.
+        """
+        if address is None:
+            return True
+        count = self._counts.get(address, 0)
+        if limit is not None and count >= limit:
+            return False
+        self._counts[address] = count + 1
+        return True
+
+    def release(self, address: str | None) -> None:
+        """Forget one connection accepted by :meth:`acquire`."""
+        if address is None:
+            return
+        count = self._counts.get(address, 0)
+        if count > 1:
+            self._counts[address] = count - 1
+        else:
+            self._counts.pop(address, None)
+
+    def count(self, address: str) -> int:
+        """Open connections from ``address``."""
+        return self._counts.get(address, 0)
+
+
+# -- validation of the setting ------------------------------------------------------------
+
+LIMIT_KEYS = ("rate", "burst")
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _limit_errors(where: str, shape: Any) -> list[str]:
+    if not isinstance(shape, dict):
+        return [f"{where} must be None or a dict with 'rate' and 'burst', not {shape!r}."]
+    errors = [f"{where} has an unknown key {key!r}." for key in shape if key not in LIMIT_KEYS]
+    for key in ("rate", "burst"):
+        if key not in shape:
+            errors.append(f"{where} needs {key!r}.")
+    if "rate" in shape and not _positive_number(shape["rate"]):
+        errors.append(f"{where}['rate'] must be frames per second > 0, not {shape['rate']!r}.")
+    if "burst" in shape and not _positive_int(shape["burst"]):
+        errors.append(f"{where}['burst'] must be an integer >= 1, not {shape['burst']!r}.")
+    return errors
+
+
+def rate_limit_errors(value: Any) -> list[str]:
+    """Describe every problem of a ``RATE_LIMIT`` setting; empty when valid."""
+    where = "REALTIME['RATE_LIMIT']"
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"{where} must be None (off) or a dict, not {value!r}."]
+    errors = [
+        f"{where} has an unknown key {key!r}; known: {', '.join(DEFAULT_RATE_LIMIT)}."
+        for key in value
+        if key not in DEFAULT_RATE_LIMIT
+    ]
+    if "rate" in value and not _positive_number(value["rate"]):
+        errors.append(f"{where}['rate'] must be frames per second > 0, not {value['rate']!r}.")
+    if "burst" in value and not _positive_int(value["burst"]):
+        errors.append(f"{where}['burst'] must be an integer >= 1, not {value['burst']!r}.")
+    close_after = value.get("close_after")
+    if close_after is not None and not _positive_int(close_after):
+        errors.append(
+            f"{where}['close_after'] must be None or an integer >= 1, not {close_after!r}."
+        )
+    if "close_window" in value and not _positive_number(value["close_window"]):
+        errors.append(
+            f"{where}['close_window'] must be seconds > 0, not {value['close_window']!r}."
+        )
+    events = value.get("events", {})
+    if not isinstance(events, dict):
+        return [
+            *errors,
+            f"{where}['events'] must be a dict of event name to limit, not {events!r}.",
+        ]
+    for name, shape in events.items():
+        if not isinstance(name, str) or not name:
+            errors.append(f"{where}['events'] keys must be event names, not {name!r}.")
+        elif shape is not None:
+            errors.extend(_limit_errors(f"{where}['events'][{name!r}]", shape))
+    return errors
