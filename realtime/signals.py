@@ -1,0 +1,25 @@
+"""Signals of the realtime app.
+
+``redis_health_changed`` is sent by :class:`realtime.layers.MultiRedisChannelLayer` whenever
+the publishing or subscribing connection of one Redis node goes up or down, and when a node
+is added or removed at runtime. ``sender`` is the layer class; keyword arguments:
+
+* ``layer``: the layer instance
+* ``host``, ``port``, ``address``: the node (``address`` is ``redis://host:port/db``, no
+  password)
+* ``server_name``: this server node's name (``REALTIME["SERVER_NAME"]`` or host-pid)
+* ``event``: ``"up"``, ``"down"``, ``"added"`` or ``"removed"``
+* ``connection_type``: ``"publisher"``, ``"subscriber"`` or ``"node"`` (added/removed)
+* ``healthy``: whether the node is usable now (publisher up, subscriber not down)
+* ``error``: the error that took the connection down, else ``None``
+* ``healthy_publishers``, ``healthy_subscribers``, ``node_count``: counts over all nodes of
+  the same layer instance after the change
+
+Receivers run in the event loop that saw the change: keep them short and non-blocking.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+redis_health_changed = Signal()
