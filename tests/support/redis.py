@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
+from typing import Any
 
 from .processes import ServerProcess
 
@@ -47,8 +48,8 @@ class RedisServer(ServerProcess):
         """The layer's name for this node (no password)."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def call(self, *args: str | int, timeout: float = 5.0) -> str:
-        """Run one command on a fresh connection; the reply as text (for inspection)."""
+    def call(self, *args: str | int, timeout: float = 5.0) -> Any:
+        """Run one command on a fresh connection and return its reply (text decoded)."""
         import hiredis
 
         reader = hiredis.Reader(encoding="utf-8")
@@ -58,6 +59,10 @@ class RedisServer(ServerProcess):
                 _read_reply(sock, reader)
             sock.sendall(hiredis.pack_command(tuple(str(a) for a in args)))
             return _read_reply(sock, reader)
+
+    def subscribers(self, channel: str) -> int:
+        """How many connections are subscribed to ``channel`` (``PUBSUB NUMSUB``)."""
+        return int(self.call("PUBSUB", "NUMSUB", channel)[1])
 
     def publish_count(self) -> int:
         """How many PUBLISH commands this server has processed since it started."""
@@ -72,7 +77,7 @@ class RedisServer(ServerProcess):
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _read_reply(sock: socket.socket, reader: object) -> str:
+def _read_reply(sock: socket.socket, reader: object) -> Any:
     while (reply := reader.gets()) is False:  # type: ignore[attr-defined]
         data = sock.recv(65536)
         if not data:
@@ -80,4 +85,4 @@ def _read_reply(sock: socket.socket, reader: object) -> str:
         reader.feed(data)  # type: ignore[attr-defined]
     if isinstance(reply, Exception):
         raise reply
-    return reply if isinstance(reply, str) else repr(reply)
+    return reply
