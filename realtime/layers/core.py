@@ -141,7 +141,7 @@ class LayerCore:
                 raise self._no_node_error(channel)
             return
         delivered = False
-        if self.local.has(channel) or not self.config.nodes:
+        if self.local.has(channel) or channel in self._named or not self.config.nodes:
             self._put_or_raise(channel, decode_message(body))
             delivered = True
         published = await self._publish(self._redis_channel(NAMED, channel), channel, body)

@@ -138,7 +138,7 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         except RuntimeError:
             core = None
         if core is None:
-            core = next((c for c in list(self._cores.values()) if c.ready), None)
+            core = next((c for c in self._live_cores() if c.ready), None)
         return core
 
     def health(self) -> list[NodeHealth]:
@@ -165,8 +165,11 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         server process cannot read from would otherwise swallow messages meant for it."""
         keys = frozenset(self._address(address) for address in addresses)
         self.excluded_nodes = keys
-        for core in list(self._cores.values()):
+        for core in self._live_cores():
             core.loop.call_soon_threadsafe(core.transport.set_excluded, keys)
+
+    def _live_cores(self) -> list[LayerCore]:
+        return [core for core in list(self._cores.values()) if not core.loop.is_closed()]
 
     def _address(self, url_or_address: str) -> str:
         address = parse_node(url_or_address, "address").key
@@ -185,7 +188,7 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         if node.key in {known.key for known in self.nodes}:
             raise ValueError(f"{node.key} is already one of this layer's Redis nodes")
         self.nodes.append(node)
-        for core in list(self._cores.values()):
+        for core in self._live_cores():
             if isinstance(core.transport, RedisNodes):
                 added = await self._on_loop(core, core.transport.add_node(node))
                 if added is not None:
@@ -195,7 +198,7 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         """Stop using a Redis node; messages in flight on it are re-published elsewhere."""
         address = self._address(url)
         self.nodes = [node for node in self.nodes if node.key != address]
-        for core in list(self._cores.values()):
+        for core in self._live_cores():
             if isinstance(core.transport, RedisNodes):
                 node = core.transport.nodes.get(address)
                 await self._on_loop(core, core.transport.remove_node(address))

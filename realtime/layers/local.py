@@ -6,6 +6,7 @@ Everything here belongs to one event loop and never awaits except in :meth:`get`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -93,13 +94,14 @@ class LocalChannels:
             try:
                 await waiter
             except asyncio.CancelledError:
-                # Pass a wake-up we may have consumed to the next receiver.
-                if waiter.done() and not waiter.cancelled() and queue.messages:
-                    queue.wake_one()
+                if not waiter.done() or waiter.cancelled():
+                    with contextlib.suppress(ValueError):
+                        queue.waiters.remove(waiter)
+                elif queue.messages:
+                    queue.wake_one()  # pass on the wake-up this receiver took
                 raise
-            finally:
-                if self.channels.get(channel) is not queue:
-                    queue = self.ensure(channel)  # flushed meanwhile
+            if self.channels.get(channel) is not queue:
+                queue = self.ensure(channel)  # flushed or swept meanwhile
 
     def sweep_expired(self) -> set[str]:
         """Drop expired messages everywhere; channels that had one and nobody waiting are
@@ -108,12 +110,14 @@ class LocalChannels:
         now = time.monotonic()
         touched: set[str] = set()
         for channel, queue in list(self.channels.items()):
+            waiting = any(not waiter.done() for waiter in queue.waiters)
             if queue.messages and queue.messages[0][0] < now:
                 self._drop_expired(channel, queue, now)
-                if not any(not waiter.done() for waiter in queue.waiters):
+                if not waiting:
                     touched |= self.leave_all(channel)
-                if not queue.messages and not queue.waiters:
-                    del self.channels[channel]
+            if not queue.messages and not waiting:
+                # Idle and empty (e.g. a closed consumer's): a later message re-creates it.
+                del self.channels[channel]
         return touched
 
     def _drop_expired(self, channel: str, queue: LocalChannel, now: float) -> None:

@@ -176,10 +176,11 @@ class RedisNode:
         at once when the subscriber is down (the reconnect subscribes them)."""
         await self.ensure_subscriber()
         connection = self._subscriber
-        if connection is None or not self._sub_ready.is_set():
+        missing = [channel for channel in channels if channel not in self._subscribed]
+        if connection is None or not self._sub_ready.is_set() or not missing:
             return
         try:
-            await self._confirmed(connection, channels)
+            await self._confirmed(connection, missing)
         except (TimeoutError, ConnectionError) as error:
             self._reset_subscriber(connection, error)
 

@@ -120,10 +120,12 @@ class RespConnection(asyncio.Protocol):
             await asyncio.shield(self._paused)
 
     def pause_writing(self) -> None:
+        """asyncio: the send buffer is full; :meth:`drain` waits from now on."""
         if self._paused is None:
             self._paused = self._loop.create_future()
 
     def resume_writing(self) -> None:
+        """asyncio: the send buffer drained; release the waiters of :meth:`drain`."""
         paused, self._paused = self._paused, None
         if paused is not None and not paused.done():
             paused.set_result(None)
@@ -131,9 +133,11 @@ class RespConnection(asyncio.Protocol):
     # -- reading ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """asyncio: connected."""
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        """asyncio: parse every complete reply in ``data`` and hand each on at once."""
         self._reader.feed(data)
         try:
             while (reply := self._reader.gets()) is not False:
@@ -156,6 +160,7 @@ class RespConnection(asyncio.Protocol):
             waiter.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """asyncio: the connection ended; fail pending replies and tell the owner."""
         error = self.error or RedisConnectionLost(
             f"connection lost: {exc}" if exc else "connection closed by the server"
         )

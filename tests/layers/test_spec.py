@@ -201,6 +201,30 @@ async def test_expired_unread_channel_leaves_its_groups(make_layer, servers):
     assert "r-dead.x" not in core.local.groups
 
 
+async def test_idle_channels_are_forgotten_and_still_reachable(make_layer, servers):
+    layer = make_layer(servers, expiry=0.05)
+    channel = await layer.new_channel()
+    named = asyncio.ensure_future(layer.receive("named-channel"))
+    await asyncio.sleep(0.06)  # idle for longer than the sweep period
+    named.cancel()
+    await layer.group_send("sweep.now", {"type": "x"})
+    local = layer._any_core().local
+    assert channel not in local.channels and "named-channel" not in local.channels
+    await layer.send(channel, {"type": "specific"})
+    await layer.send("named-channel", {"type": "named"})
+    assert (await layer.receive(channel))["type"] == "specific"
+    assert (await layer.receive("named-channel"))["type"] == "named"
+
+
+async def test_timed_out_receives_leave_no_waiters(make_layer, servers):
+    layer = make_layer(servers)
+    channel = await layer.new_channel()
+    for _ in range(20):
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(layer.receive(channel), 0.001)
+    assert len(layer._any_core().local.channels[channel].waiters) == 0
+
+
 async def test_cancelled_receive_loses_nothing(pair):
     sender, receiver = pair
     channel = await receiver.new_channel()
