@@ -72,7 +72,7 @@ class LayerCore:
         self.process_channel = self._redis_channel(PROCESS, self.origin)
         self._kinds: dict[bytes, str] = {self.process_channel: PROCESS}
         self._named: set[str] = set()
-        self._process_subscribed = False
+        self._process_subscription: asyncio.Task[None] | None = None
         self._last_sweep = time.monotonic()
         self.ready = False
         self.starting: asyncio.Task[None] | None = None
@@ -109,6 +109,8 @@ class LayerCore:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        if self._process_subscription is not None:
+            await asyncio.gather(self._process_subscription, return_exceptions=True)
         await self.transport.close()
 
     def _redis_channel(self, kind: str, name: str) -> bytes:
@@ -124,9 +126,13 @@ class LayerCore:
         return name
 
     async def _subscribe_process_channel(self) -> None:
-        if not self._process_subscribed:
-            self._process_subscribed = True
-            await self.transport.subscribe([self.process_channel])
+        # Concurrent first callers (consumers connecting at once) all wait for the one
+        # subscription, so none gets a channel that cannot receive yet.
+        if self._process_subscription is None:
+            self._process_subscription = self.loop.create_task(
+                self.transport.subscribe([self.process_channel])
+            )
+        await asyncio.shield(self._process_subscription)
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         """Deliver to a local queue, or publish to the instance that owns the channel."""
