@@ -133,10 +133,8 @@ class MultiRedisChannelLayer(BaseChannelLayer):
     # -- health and runtime changes ------------------------------------------------------
 
     def _any_core(self) -> LayerCore | None:
-        try:
-            core = self._cores.get(asyncio.get_running_loop())
-        except RuntimeError:
-            core = None
+        loop = _running_loop()
+        core = self._cores.get(loop) if loop is not None else None
         if core is None:
             core = next((c for c in self._live_cores() if c.ready), None)
         return core
@@ -166,7 +164,10 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         keys = frozenset(self._address(address) for address in addresses)
         self.excluded_nodes = keys
         for core in self._live_cores():
-            core.loop.call_soon_threadsafe(core.transport.set_excluded, keys)
+            if _running_loop() is core.loop:
+                core.transport.set_excluded(keys)
+            else:
+                core.loop.call_soon_threadsafe(core.transport.set_excluded, keys)
 
     def _live_cores(self) -> list[LayerCore]:
         return [core for core in list(self._cores.values()) if not core.loop.is_closed()]
@@ -246,6 +247,13 @@ class MultiRedisChannelLayer(BaseChannelLayer):
                 self.config.on_health_change(layer=self, **details)
             except Exception:
                 logger.exception("CONFIG['on_health_change'] failed")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _server_name() -> str:

@@ -34,9 +34,11 @@ class NodeOwner(Protocol):
     interval: float
     timeout: float
 
-    def on_message(self, channel: bytes, payload: bytes) -> None: ...
+    def on_message(self, channel: bytes, payload: bytes) -> None:
+        """A message arrived on a subscribed channel."""
 
-    def on_health(self, node: RedisNode, kind: str, ok: bool, error: str | None) -> None: ...
+    def on_health(self, node: RedisNode, kind: str, ok: bool, error: str | None) -> None:
+        """The publisher or subscriber (``kind``) of ``node`` went up or down."""
 
 
 class RedisNode:

@@ -48,7 +48,9 @@ async def test_add_and_remove_nodes_while_traffic_flows(redis_nodes, make_layer,
     stop.set()
     sent = await pumping
     assert sorted(await drain(receiver, channel, sent)) == list(range(sent))
-    assert first.publish_count() == count_after_removal  # no publish went there after
+    # At most the one publish in flight during the removal reached it (it was re-published
+    # on the other node too, and the receiver dropped the copy).
+    assert first.publish_count() - count_after_removal <= 1
     assert [n.address for n in sender.health()] == [second.address]
     removed = [e for e in health_events if e["event"] == "removed"]
     assert removed and removed[-1]["port"] == first.port and removed[-1]["node_count"] == 1
@@ -74,7 +76,6 @@ async def test_excluded_nodes_are_avoided_unless_nothing_else_is_left(redis_node
     await layer.group_send("r-ex.1", {"type": "warm"})
 
     layer.set_excluded_nodes([owner.url])
-    await asyncio.sleep(0)  # the exclusion is applied on the layer's loop
     assert [n.excluded for n in layer.health() if n.port == owner.port] == [True]
     before = owner.publish_count(), other.publish_count()
     for _ in range(10):

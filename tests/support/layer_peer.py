@@ -20,6 +20,7 @@ from django.conf import settings
 
 
 async def send_all(args: argparse.Namespace) -> dict[str, int]:
+    """Send the messages at the requested pace; the layer's counters."""
     from realtime.layers import MultiRedisChannelLayer
 
     layer = MultiRedisChannelLayer(
@@ -43,6 +44,7 @@ async def send_all(args: argparse.Namespace) -> dict[str, int]:
 
 
 def main() -> int:
+    """Parse the arguments, send, print the counters."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", required=True)
     parser.add_argument("--prefix", required=True)
