@@ -23,6 +23,8 @@ import msgpack
 VERSION = 1
 NONE, ZLIB, ZSTD = 0, 1, 2
 _CODEC_NAMES = {None: NONE, "zlib": ZLIB, "zstd": ZSTD}
+# A compressed body never expands past this (a corrupt or hostile one cannot exhaust memory).
+MAX_BODY = 64 * 1024 * 1024
 
 
 class MalformedMessage(ValueError):
@@ -82,9 +84,10 @@ class Compressor:
     One per event loop: zstandard's (de)compressor objects must not be shared by threads.
     """
 
-    def __init__(self, codec: str | None, threshold: int) -> None:
+    def __init__(self, codec: str | None, threshold: int, max_body: int = MAX_BODY) -> None:
         self.flag = _CODEC_NAMES[codec]
         self.threshold = threshold
+        self.max_body = max_body
         self._zstd_compressor: Any = None
         self._zstd_decompressor: Any = None
 
@@ -108,16 +111,23 @@ class Compressor:
             return body
         try:
             if flags == ZLIB:
-                return zlib.decompress(body)
+                return _inflate(body, self.max_body)
             if flags == ZSTD:
-                if self._zstd_decompressor is None:
-                    import zstandard
-
-                    self._zstd_decompressor = zstandard.ZstdDecompressor()
-                return self._zstd_decompressor.decompress(body)
+                return self._unzstd(body)
+        except MalformedMessage:
+            raise
         except Exception as error:
             raise MalformedMessage(f"cannot decompress the body: {error}") from None
         raise MalformedMessage(f"unknown compression flag {flags}")
+
+    def _unzstd(self, body: bytes) -> bytes:
+        import zstandard
+
+        if self._zstd_decompressor is None:
+            self._zstd_decompressor = zstandard.ZstdDecompressor()
+        if zstandard.frame_content_size(body) > self.max_body:
+            raise MalformedMessage(f"the body would exceed {self.max_body} bytes")
+        return self._zstd_decompressor.decompress(body, max_output_size=self.max_body)
 
     def decode(self, flags: int, body: bytes) -> dict[str, Any]:
         """The message of a wire body."""
@@ -125,6 +135,14 @@ class Compressor:
         if not isinstance(message, dict):
             raise MalformedMessage("the body is not a dict")
         return message
+
+
+def _inflate(body: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj()
+    plain = inflater.decompress(body, limit)
+    if inflater.unconsumed_tail:
+        raise MalformedMessage(f"the body would exceed {limit} bytes")
+    return plain
 
 
 class _Window:

@@ -128,3 +128,16 @@ async def test_namespaces_cannot_reach_internal_channels(shared_redis, make_laye
         raise AssertionError("a group message reached a process channel")
     except TimeoutError:
         pass
+
+
+async def test_foreign_payloads_on_our_channels_are_dropped_and_counted(shared_redis, make_layer):
+    (server,) = shared_redis[:1]
+    sender, receiver = make_layer([server]), make_layer([server])
+    channel = await receiver.new_channel()
+    await receiver.group_add("r-bad.1", channel)
+    redis_channel = f"{receiver.config.prefix}:g:r-bad"
+    for garbage in ("not msgpack \xc1", "\x96\x01\x00\xa1o\x01\xa7r-bad.1\xc4\x01\xc1"):
+        server.call("PUBLISH", redis_channel, garbage)
+    await sender.group_send("r-bad.1", {"type": "fine"})
+    assert (await within(receiver.receive(channel), 5, "good message"))["type"] == "fine"
+    assert receiver.stats()["malformed_dropped"] == 2

@@ -71,3 +71,20 @@ def test_deduplicator_drops_repeats_per_origin():
     assert seen.is_duplicate("a", 4) is False
     # 1 left the 3-entry window: a copy that late counts as new rather than lost.
     assert seen.is_duplicate("a", 1) is False
+
+
+@pytest.mark.parametrize("flag", [wire.ZLIB, wire.ZSTD])
+def test_decompression_is_bounded(flag):
+    bomb_size = 2 * 1024 * 1024
+    plain = b"\x00" * bomb_size
+    if flag == wire.ZLIB:
+        import zlib
+
+        packed = zlib.compress(plain)
+    else:
+        import zstandard
+
+        packed = zstandard.ZstdCompressor().compress(plain)
+    assert len(Compressor(None, 1).decompress(flag, packed)) == bomb_size
+    with pytest.raises(MalformedMessage, match="would exceed"):
+        Compressor(None, 1, max_body=bomb_size - 1).decompress(flag, packed)
