@@ -142,3 +142,16 @@ async def test_large_payload_is_smaller_on_the_wire(redis_nodes, make_layer, cod
         await layer.group_send("r-wire.1", BIG)
         sizes[name] = received_bytes() - before
     assert sizes["packed"] < sizes["plain"] / 5, sizes
+
+
+async def test_health_snapshot_from_sync_code(shared_redis, make_layer):
+    unused = make_layer(shared_redis[:1])
+    assert [(h.publish_ok, h.subscribe_ok, h.since) for h in unused.health()] == [
+        (False, None, 0.0)
+    ]
+    layer = make_layer(shared_redis[:2])
+    await layer.group_send("x.y", {"type": "x"})
+    snapshot = await asyncio.to_thread(layer.health)  # a thread without an event loop
+    assert [(h.port, h.publish_ok) for h in snapshot] == [(s.port, True) for s in shared_redis[:2]]
+    assert snapshot[0].as_dict()["healthy"] is True
+    assert "password" not in repr(snapshot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import tempfile
 from typing import Any
 
@@ -21,10 +22,30 @@ class RedisServer(ServerProcess):
 
     name = "redis"
 
-    def __init__(self, port: int | None = None, password: str | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, password: str | None = None, tls: bool = False
+    ) -> None:
         super().__init__(port)
         self.password = password
+        self.tls = tls
         self.directory = tempfile.mkdtemp(prefix="redis-")
+        if tls:
+            self._make_certificate()
+
+    @property
+    def certificate(self) -> str:
+        """The self-signed certificate (for 127.0.0.1) of a TLS server; also its CA."""
+        return f"{self.directory}/cert.pem"
+
+    def _make_certificate(self) -> None:
+        subprocess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                "-keyout", f"{self.directory}/key.pem", "-out", self.certificate,
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            ],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
 
     def command(self) -> list[str]:
         """``redis-server`` on 127.0.0.1:port without persistence."""
@@ -35,13 +56,20 @@ class RedisServer(ServerProcess):
         ]  # fmt: skip
         if self.password:
             command += ["--requirepass", self.password]
+        if self.tls:
+            command[1:3] = ["--port", "0", "--tls-port", str(self.port)]
+            command += [
+                "--tls-cert-file", self.certificate, "--tls-key-file", f"{self.directory}/key.pem",
+                "--tls-ca-cert-file", self.certificate, "--tls-auth-clients", "no",
+            ]  # fmt: skip
         return command
 
     @property
     def url(self) -> str:
-        """``redis://[:password@]127.0.0.1:port/0``."""
+        """``redis://[:password@]127.0.0.1:port/0`` (``rediss://`` with TLS)."""
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{auth}127.0.0.1:{self.port}/0"
 
     @property
     def address(self) -> str:
