@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -46,6 +47,9 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         self.excluded_nodes: frozenset[str] = frozenset()
         self.bus = InProcessBus()
         self._cores: WeakKeyDictionary[asyncio.AbstractEventLoop, LayerCore] = WeakKeyDictionary()
+        # Loops of other threads (async_to_sync) add and drop instances while a thread may
+        # be listing them (health() from a view).
+        self._cores_lock = threading.Lock()
 
     # -- the instance of the running loop ------------------------------------------------
 
@@ -56,12 +60,14 @@ class MultiRedisChannelLayer(BaseChannelLayer):
             return core
         if core is None:
             core = LayerCore(self, replace(self.config, nodes=tuple(self.nodes)))
-            self._cores[loop] = core
+            with self._cores_lock:
+                self._cores[loop] = core
             core.starting = loop.create_task(core.start(), name="realtime-layer-start")
         try:
             await asyncio.shield(core.starting)
         except Exception:
-            self._cores.pop(loop, None)
+            with self._cores_lock:
+                self._cores.pop(loop, None)
             await core.close()
             raise
         return core
@@ -124,7 +130,8 @@ class MultiRedisChannelLayer(BaseChannelLayer):
 
     async def close(self) -> None:
         """Close the connections of the running event loop's instance."""
-        core = self._cores.pop(asyncio.get_running_loop(), None)
+        with self._cores_lock:
+            core = self._cores.pop(asyncio.get_running_loop(), None)
         if core is not None:
             if core.starting is not None and not core.starting.done():
                 await asyncio.gather(core.starting, return_exceptions=True)
@@ -170,7 +177,9 @@ class MultiRedisChannelLayer(BaseChannelLayer):
                 core.loop.call_soon_threadsafe(core.transport.set_excluded, keys)
 
     def _live_cores(self) -> list[LayerCore]:
-        return [core for core in list(self._cores.values()) if not core.loop.is_closed()]
+        with self._cores_lock:
+            cores = list(self._cores.values())
+        return [core for core in cores if not core.loop.is_closed()]
 
     def _address(self, url_or_address: str) -> str:
         address = parse_node(url_or_address, "address").key
