@@ -101,9 +101,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_NODES = env_list("REALTIME_REDIS_NODES")
 
+# Zero nodes: the layer works inside this one process (what `make run` uses).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels.layers.InMemoryChannelLayer",
+        "BACKEND": "realtime.layers.MultiRedisChannelLayer",
+        "CONFIG": {"nodes": REDIS_NODES},
     }
 }
 

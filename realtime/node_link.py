@@ -38,7 +38,7 @@ class NodeLink:
         self._tasks: list[asyncio.Task[None]] = []
         self._listen_lock: asyncio.Lock | None = None
         # Layers that can skip this process's own channels spare us receiving our own sends.
-        self._send_to_others = getattr(layer, "group_send_others", None)
+        self._send_to_others = getattr(layer, "group_send_remote", None)
 
     @property
     def listening(self) -> bool:

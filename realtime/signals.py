@@ -1,17 +1,36 @@
-"""Django signals sent by the app.
+"""Django signals sent by the app. Receivers run in the event loop that saw the change: keep
+them short and non-blocking.
 
-* ``node_joined(sender, name, info)`` - a server node was heard from for the first time
-  (``info`` is its latest announcement as a dict).
-* ``node_left(sender, name, info)`` - a server node missed its announcements and is
-  considered dead.
-* ``duplicate_server_name(sender, name, instances)`` - two live processes announce the same
-  server name (each must have its own ``REALTIME_SERVER_NAME``).
+``redis_health_changed`` is sent by :class:`realtime.layers.MultiRedisChannelLayer` whenever
+the publishing or subscribing connection of one Redis node goes up or down, and when a node
+is added or removed at runtime. ``sender`` is the layer class; keyword arguments:
 
-Receivers run in the event loop; they must be quick (no blocking I/O).
+* ``layer``: the layer instance
+* ``host``, ``port``, ``address``: the node (``address`` is ``redis://host:port/db``, no
+  password)
+* ``server_name``: this server node's name (``REALTIME["SERVER_NAME"]`` or host-pid)
+* ``event``: ``"up"``, ``"down"``, ``"added"`` or ``"removed"``
+* ``connection_type``: ``"publisher"``, ``"subscriber"`` or ``"node"`` (added/removed)
+* ``healthy``: whether the node is usable now (publisher up, subscriber not down)
+* ``error``: the error that took the connection down, else ``None``
+* ``healthy_publishers``, ``healthy_subscribers``, ``node_count``: counts over all nodes of
+  the same layer instance after the change
+
+Cluster membership (``sender`` is :class:`realtime.cluster.Membership`):
+
+* ``node_joined(name, info)`` - a server node was heard from for the first time (``info`` is
+  its latest announcement as a dict).
+* ``node_left(name, info)`` - a server node announced its departure or missed its
+  announcements and is considered dead.
+* ``duplicate_server_name(name, instances)`` - two live processes announce the same server
+  name (each must have its own ``REALTIME_SERVER_NAME``).
 """
+
+from __future__ import annotations
 
 from django.dispatch import Signal
 
+redis_health_changed = Signal()
 node_joined = Signal()
 node_left = Signal()
 duplicate_server_name = Signal()

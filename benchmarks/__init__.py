@@ -1,0 +1,1 @@
+"""Benchmarks: load generators and comparison harnesses (run with ``python -m``)."""

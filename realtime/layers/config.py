@@ -1,0 +1,262 @@
+"""The layer's ``CONFIG``: parsed and validated once, at construction.
+
+Every problem raises :class:`~django.core.exceptions.ImproperlyConfigured` with a message
+that names the key, so a typo fails at start-up instead of under traffic.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from .strategies import STRATEGIES
+
+COMPRESSIONS = (None, "zlib", "zstd")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{1,99}$")
+_PREFIX = re.compile(r"^[\x21-\x7e]{1,64}$")
+_NODE_KEYS = {"host", "port", "db", "username", "password", "ssl"}
+_SSL_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+
+DEFAULTS: dict[str, Any] = {
+    "nodes": [],
+    "prefix": "realtime",
+    "strategy": "hash",
+    "health_check_interval": 1.0,
+    "health_check_timeout": 0.5,
+    "preset_namespaces": [],
+    "auto_unsubscribe": True,
+    "redundancy": 1,
+    "compression": None,
+    "compression_threshold": 1024,
+    "capacity": 100,
+    "channel_capacity": {},
+    "expiry": 60,
+    "on_health_change": None,
+}
+
+
+def _error(key: str, expected: str, value: Any) -> ImproperlyConfigured:
+    return ImproperlyConfigured(
+        f"MultiRedisChannelLayer CONFIG[{key!r}] must be {expected}, not {value!r}."
+    )
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """One Redis node: where it is and how to log in. ``key`` never contains the password."""
+
+    host: str
+    port: int = 6379
+    db: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ssl_cert_reqs: str = "required"
+    ssl_ca_certs: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The node's address without credentials, e.g. ``redis://10.0.0.5:6379/0``."""
+        scheme = "rediss" if self.tls else "redis"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/{self.db}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context for ``rediss://`` nodes, ``None`` for plain TCP."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.ssl_ca_certs)
+        if self.ssl_cert_reqs != "required":
+            context.check_hostname = False
+        context.verify_mode = _SSL_REQS[self.ssl_cert_reqs]
+        return context
+
+
+def parse_node(value: Any, key: str = "nodes") -> NodeConfig:
+    """A node from a ``redis://`` / ``rediss://`` URL or a dict of host/port/db/... ."""
+    if isinstance(value, str):
+        return _parse_url(value, key)
+    if isinstance(value, Mapping):
+        return _parse_dict(value, key)
+    raise _error(key, "a list of redis:// or rediss:// URLs or dicts", value)
+
+
+def _parse_url(url: str, key: str) -> NodeConfig:
+    expected = "a list of redis:// or rediss:// URLs (redis://[user:password@]host[:port][/db])"
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 6379
+    except ValueError:
+        raise _error(key, expected, _redact(url)) from None
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise _error(key, expected, _redact(url))
+    path = parts.path.strip("/")
+    if path and not path.isdigit():
+        raise _error(key, expected + " with a numeric db", _redact(url))
+    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+    unknown = set(query) - {"ssl_cert_reqs", "ssl_ca_certs"}
+    if unknown:
+        options = "URLs whose only query options are ssl_cert_reqs and ssl_ca_certs"
+        raise _error(key, options, _redact(url))
+    reqs = query.get("ssl_cert_reqs", "required")
+    if reqs not in _SSL_REQS:
+        raise _error(key, "URLs with ssl_cert_reqs one of none/optional/required", reqs)
+    return NodeConfig(
+        host=parts.hostname,
+        port=port,
+        db=int(path or 0),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        tls=parts.scheme == "rediss",
+        ssl_cert_reqs=reqs,
+        ssl_ca_certs=query.get("ssl_ca_certs"),
+    )
+
+
+def _parse_dict(value: Mapping[str, Any], key: str) -> NodeConfig:
+    unknown = set(value) - _NODE_KEYS
+    if unknown or not isinstance(value.get("host"), str) or not value["host"]:
+        raise _error(key, f"node dicts with a 'host' and only the keys {sorted(_NODE_KEYS)}", value)
+    port, db = value.get("port", 6379), value.get("db", 0)
+    if not _is_int(port) or not 0 < port < 65536 or not _is_int(db) or db < 0:
+        raise _error(key, "node dicts with an integer port (1-65535) and db (>= 0)", value)
+    return NodeConfig(
+        host=value["host"],
+        port=port,
+        db=db,
+        username=value.get("username"),
+        password=value.get("password"),
+        tls=bool(value.get("ssl", False)),
+    )
+
+
+def _redact(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for error messages)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """The validated ``CONFIG`` of one layer."""
+
+    nodes: tuple[NodeConfig, ...]
+    prefix: str
+    strategy: str
+    health_check_interval: float
+    health_check_timeout: float
+    preset_namespaces: frozenset[str]
+    auto_unsubscribe: bool
+    redundancy: int
+    compression: str | None
+    compression_threshold: int
+    capacity: int
+    channel_capacity: dict[str, int]
+    expiry: float
+    on_health_change: Callable[..., Any] | None
+
+
+def parse_config(options: Mapping[str, Any]) -> LayerConfig:
+    """Validate ``CONFIG`` (unknown keys are errors) and fill in the defaults."""
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"Unknown MultiRedisChannelLayer CONFIG key {unknown[0]!r}; "
+            f"known keys: {', '.join(sorted(DEFAULTS))}."
+        )
+    values = {**DEFAULTS, **options}
+    nodes = values["nodes"]
+    if isinstance(nodes, str) or not isinstance(nodes, list | tuple):
+        raise _error("nodes", "a list of redis:// or rediss:// URLs or dicts", nodes)
+    parsed = tuple(parse_node(node) for node in nodes)
+    keys = [node.key for node in parsed]
+    if len(set(keys)) != len(keys):
+        raise _error("nodes", "a list without duplicate addresses", keys)
+    _check(values, "prefix", lambda v: isinstance(v, str) and _PREFIX.match(v), "1-64 ASCII chars")
+    _check(values, "strategy", lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}")
+    for key in ("health_check_interval", "health_check_timeout", "expiry"):
+        _check(values, key, lambda v: _is_number(v) and v > 0, "a number of seconds > 0")
+    presets = values["preset_namespaces"]
+    _check(
+        values,
+        "preset_namespaces",
+        lambda v: (
+            isinstance(v, list | tuple | set | frozenset)
+            and all(isinstance(n, str) and _NAMESPACE.match(n) for n in v)
+        ),
+        "a list of group namespaces (letters, digits, '-' and '_')",
+    )
+    _check(values, "auto_unsubscribe", lambda v: isinstance(v, bool), "True or False")
+    _check(
+        values,
+        "redundancy",
+        lambda v: _is_int(v) and 1 <= v <= max(1, len(parsed)),
+        f"an integer from 1 to the number of nodes ({max(1, len(parsed))})",
+    )
+    _check(values, "compression", lambda v: v in COMPRESSIONS, "None, 'zlib' or 'zstd'")
+    for key in ("compression_threshold", "capacity"):
+        _check(values, key, lambda v: _is_int(v) and v > 0, "a positive integer")
+    _check(
+        values,
+        "channel_capacity",
+        lambda v: isinstance(v, Mapping) and all(_is_int(c) and c > 0 for c in v.values()),
+        "a dict of channel name pattern -> positive integer",
+    )
+    return LayerConfig(
+        nodes=parsed,
+        prefix=values["prefix"],
+        strategy=values["strategy"],
+        health_check_interval=float(values["health_check_interval"]),
+        health_check_timeout=float(values["health_check_timeout"]),
+        preset_namespaces=frozenset(presets),
+        auto_unsubscribe=values["auto_unsubscribe"],
+        redundancy=values["redundancy"],
+        compression=values["compression"],
+        compression_threshold=values["compression_threshold"],
+        capacity=values["capacity"],
+        channel_capacity=dict(values["channel_capacity"]),
+        expiry=float(values["expiry"]),
+        on_health_change=_import_callback(values["on_health_change"]),
+    )
+
+
+def _check(values: Mapping[str, Any], key: str, valid: Callable[[Any], Any], expected: str) -> None:
+    if not valid(values[key]):
+        raise _error(key, expected, values[key])
+
+
+def _import_callback(path: Any) -> Callable[..., Any] | None:
+    if path is None:
+        return None
+    expected = "None or the dotted path of a callable"
+    if not isinstance(path, str) or "." not in path:
+        raise _error("on_health_change", expected, path)
+    try:
+        callback = import_string(path)
+    except ImportError as error:
+        raise ImproperlyConfigured(
+            f"MultiRedisChannelLayer CONFIG['on_health_change'] {path!r} cannot be imported: "
+            f"{error}"
+        ) from error
+    if not callable(callback):
+        raise _error("on_health_change", expected, path)
+    return callback

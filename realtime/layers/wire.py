@@ -1,0 +1,196 @@
+"""What travels over Redis: a msgpack envelope around a msgpack message body.
+
+Envelope: ``[1, flags, origin, sequence, target, body]``
+
+* ``flags``: how ``body`` is compressed (0 none, 1 zlib, 2 zstd). It is set per message, so
+  processes with different ``compression`` settings read each other's messages.
+* ``origin``: the publishing layer instance; a process drops its own publishes.
+* ``sequence``: increases per origin; receivers drop copies of one (origin, sequence) pair,
+  which ``redundancy`` and re-publishing after a failure produce.
+* ``target``: the group or channel name the message is for.
+* ``body``: the message, msgpack-encoded, decoded only if a local member will get it.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections import deque
+from typing import Any, NamedTuple
+
+import msgpack
+
+VERSION = 1
+NONE, ZLIB, ZSTD = 0, 1, 2
+_CODEC_NAMES = {None: NONE, "zlib": ZLIB, "zstd": ZSTD}
+# A compressed body never expands past this (a corrupt or hostile one cannot exhaust memory).
+MAX_BODY = 64 * 1024 * 1024
+
+
+class MalformedMessage(ValueError):
+    """A Redis payload that is not an envelope of this layer."""
+
+
+class Envelope(NamedTuple):
+    """A decoded envelope; ``body`` is still encoded (and maybe compressed)."""
+
+    flags: int
+    origin: str
+    sequence: int
+    target: str
+    body: bytes
+
+
+def encode_message(message: dict[str, Any]) -> bytes:
+    """The msgpack body of a message; raises ``TypeError`` for values msgpack cannot carry."""
+    if not isinstance(message, dict):
+        raise TypeError(f"a channel layer message must be a dict, not {type(message).__name__}")
+    return msgpack.packb(message, use_bin_type=True)
+
+
+def decode_message(body: bytes) -> dict[str, Any]:
+    """The message of an uncompressed body."""
+    return msgpack.unpackb(body, raw=False, strict_map_key=False)
+
+
+def pack_envelope(flags: int, origin: str, sequence: int, target: str, body: bytes) -> bytes:
+    """The bytes published on Redis."""
+    return msgpack.packb([VERSION, flags, origin, sequence, target, body], use_bin_type=True)
+
+
+def unpack_envelope(payload: bytes) -> Envelope:
+    """Decode the envelope of a Redis payload (not its body)."""
+    try:
+        fields = msgpack.unpackb(payload, raw=False)
+    except Exception as error:
+        raise MalformedMessage(f"not msgpack: {error}") from None
+    if not isinstance(fields, list) or len(fields) != 6 or fields[0] != VERSION:
+        raise MalformedMessage("not a version 1 envelope")
+    _, flags, origin, sequence, target, body = fields
+    if not (
+        isinstance(flags, int)
+        and isinstance(origin, str)
+        and isinstance(sequence, int)
+        and isinstance(target, str)
+        and isinstance(body, bytes)
+    ):
+        raise MalformedMessage("envelope fields have the wrong types")
+    return Envelope(flags, origin, sequence, target, body)
+
+
+class Compressor:
+    """Compresses bodies of at least ``threshold`` bytes with ``codec``; decompresses any.
+
+    One per event loop: zstandard's (de)compressor objects must not be shared by threads.
+    """
+
+    def __init__(self, codec: str | None, threshold: int, max_body: int = MAX_BODY) -> None:
+        self.flag = _CODEC_NAMES[codec]
+        self.threshold = threshold
+        self.max_body = max_body
+        self._zstd_compressor: Any = None
+        self._zstd_decompressor: Any = None
+
+    def compress(self, body: bytes) -> tuple[int, bytes]:
+        """``(flags, wire_body)``: compressed only when configured, large enough and smaller."""
+        if self.flag == NONE or len(body) < self.threshold:
+            return NONE, body
+        if self.flag == ZLIB:
+            packed = zlib.compress(body, 1)
+        else:
+            if self._zstd_compressor is None:
+                import zstandard
+
+                self._zstd_compressor = zstandard.ZstdCompressor(level=3)
+            packed = self._zstd_compressor.compress(body)
+        return (self.flag, packed) if len(packed) < len(body) else (NONE, body)
+
+    def decompress(self, flags: int, body: bytes) -> bytes:
+        """The plain body of a wire body with ``flags``."""
+        if flags == NONE:
+            return body
+        try:
+            if flags == ZLIB:
+                return _inflate(body, self.max_body)
+            if flags == ZSTD:
+                return self._unzstd(body)
+        except MalformedMessage:
+            raise
+        except Exception as error:
+            raise MalformedMessage(f"cannot decompress the body: {error}") from None
+        raise MalformedMessage(f"unknown compression flag {flags}")
+
+    def _unzstd(self, body: bytes) -> bytes:
+        import zstandard
+
+        if self._zstd_decompressor is None:
+            self._zstd_decompressor = zstandard.ZstdDecompressor()
+        if zstandard.frame_content_size(body) > self.max_body:
+            raise MalformedMessage(f"the body would exceed {self.max_body} bytes")
+        return self._zstd_decompressor.decompress(body, max_output_size=self.max_body)
+
+    def decode(self, flags: int, body: bytes) -> dict[str, Any]:
+        """The message of a wire body."""
+        message = decode_message(self.decompress(flags, body))
+        if not isinstance(message, dict):
+            raise MalformedMessage("the body is not a dict")
+        return message
+
+
+def _inflate(body: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj()
+    plain = inflater.decompress(body, limit)
+    if inflater.unconsumed_tail:
+        raise MalformedMessage(f"the body would exceed {limit} bytes")
+    return plain
+
+
+class _Window:
+    __slots__ = ("last_seen", "order", "seen")
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.order: deque[int] = deque()
+        self.last_seen = 0.0
+
+
+class Deduplicator:
+    """Remembers the last ``window`` sequences seen per origin to drop repeated copies.
+
+    Copies of a message (redundancy, re-publish after a failure) arrive within milliseconds
+    of each other, far inside the window; a sequence older than the window counts as new,
+    so the window can only let a very late copy through, never lose a message.
+    """
+
+    MAX_ORIGINS = 4096
+    ORIGIN_IDLE = 600.0
+
+    def __init__(self, window: int = 16384) -> None:
+        self.window = window
+        self._origins: dict[str, _Window] = {}
+
+    def is_duplicate(self, origin: str, sequence: int) -> bool:
+        """True if (origin, sequence) was seen before; records it otherwise."""
+        entry = self._origins.get(origin)
+        if entry is None:
+            if len(self._origins) >= self.MAX_ORIGINS:
+                self.forget_idle(time.monotonic())
+            entry = self._origins[origin] = _Window()
+        entry.last_seen = time.monotonic()
+        if sequence in entry.seen:
+            return True
+        entry.seen.add(sequence)
+        entry.order.append(sequence)
+        if len(entry.order) > self.window:
+            entry.seen.discard(entry.order.popleft())
+        return False
+
+    def forget_idle(self, now: float) -> None:
+        """Drop the windows of origins that published nothing for a long time."""
+        for origin, entry in list(self._origins.items()):
+            if now - entry.last_seen > self.ORIGIN_IDLE:
+                del self._origins[origin]
+        if len(self._origins) >= self.MAX_ORIGINS:
+            oldest = sorted(self._origins, key=lambda o: self._origins[o].last_seen)
+            for origin in oldest[: len(oldest) // 2]:
+                del self._origins[origin]

@@ -1,0 +1,103 @@
+"""Layer CONFIG: parsing, defaults, and an error naming the key for every bad value."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from realtime.layers import MultiRedisChannelLayer
+from realtime.layers.config import DEFAULTS, parse_config, parse_node
+
+
+def health_printer(**kwargs):
+    """A valid on_health_change target for the tests."""
+
+
+def test_defaults():
+    config = parse_config({})
+    assert config.nodes == ()
+    assert (config.prefix, config.strategy, config.redundancy) == ("realtime", "hash", 1)
+    assert (config.health_check_interval, config.health_check_timeout) == (1.0, 0.5)
+    assert (config.capacity, config.expiry, config.compression) == (100, 60.0, None)
+    assert config.compression_threshold == 1024
+    assert config.auto_unsubscribe is True and config.preset_namespaces == frozenset()
+    assert config.on_health_change is None
+    assert set(DEFAULTS) == {
+        "nodes", "prefix", "strategy", "health_check_interval", "health_check_timeout",
+        "preset_namespaces", "auto_unsubscribe", "redundancy", "compression",
+        "compression_threshold", "capacity", "channel_capacity", "expiry", "on_health_change",
+    }  # fmt: skip
+
+
+def test_urls_with_password_db_and_tls():
+    node = parse_node("redis://:s3cr%40t@10.0.0.5:6380/2")
+    assert (node.host, node.port, node.db, node.password, node.tls) == (
+        "10.0.0.5", 6380, 2, "s3cr@t", False,
+    )  # fmt: skip
+    assert node.key == "redis://10.0.0.5:6380/2"
+    assert "s3cr" not in repr(node)
+    secure = parse_node("rediss://user:pw@cache.example:6390?ssl_cert_reqs=none")
+    assert (secure.username, secure.password, secure.tls, secure.db) == ("user", "pw", True, 0)
+    assert secure.key == "rediss://cache.example:6390/0"
+    context = secure.ssl_context()
+    assert context.verify_mode == ssl.CERT_NONE and not context.check_hostname
+    assert parse_node("redis://localhost").ssl_context() is None
+    assert parse_node("redis://[::1]:7000").key == "redis://[::1]:7000/0"
+
+
+def test_dict_nodes():
+    node = parse_node({"host": "r1", "port": 7001, "db": 3, "password": "x", "ssl": True})
+    assert node.key == "rediss://r1:7001/3" and node.password == "x"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"nodes": "redis://a"}, "CONFIG['nodes'] must be a list of redis:// or rediss://"),
+        ({"nodes": ["http://a"]}, "CONFIG['nodes'] must be a list of redis://"),
+        ({"nodes": ["redis://:pw@a/x"]}, "not 'redis://:***@a/x'"),
+        ({"nodes": ["redis://a:99999"]}, "CONFIG['nodes']"),
+        ({"nodes": ["redis://a?timeout=3"]}, "only query options are ssl_cert_reqs"),
+        ({"nodes": [{"port": 1}]}, "node dicts with a 'host'"),
+        ({"nodes": [{"host": "a", "port": "1"}]}, "integer port"),
+        ({"nodes": ["redis://a", "redis://a:6379/0"]}, "without duplicate addresses"),
+        ({"prefix": ""}, "CONFIG['prefix']"),
+        ({"prefix": "has space"}, "CONFIG['prefix']"),
+        ({"strategy": "fastes"}, "CONFIG['strategy'] must be one of hash, round-robin"),
+        ({"health_check_interval": 0}, "CONFIG['health_check_interval'] must be a number"),
+        ({"health_check_timeout": "1"}, "CONFIG['health_check_timeout']"),
+        ({"expiry": -1}, "CONFIG['expiry']"),
+        ({"preset_namespaces": "chat"}, "CONFIG['preset_namespaces']"),
+        ({"preset_namespaces": ["a.b"]}, "CONFIG['preset_namespaces']"),
+        ({"auto_unsubscribe": 1}, "CONFIG['auto_unsubscribe'] must be True or False"),
+        ({"redundancy": 2}, "CONFIG['redundancy'] must be an integer from 1 to the number"),
+        ({"nodes": ["redis://a"], "redundancy": 0}, "CONFIG['redundancy']"),
+        ({"compression": "gzip"}, "CONFIG['compression'] must be None, 'zlib' or 'zstd'"),
+        ({"compression_threshold": 0}, "CONFIG['compression_threshold']"),
+        ({"capacity": 1.5}, "CONFIG['capacity'] must be a positive integer"),
+        ({"channel_capacity": {"x*": 0}}, "CONFIG['channel_capacity']"),
+        ({"on_health_change": "nodots"}, "CONFIG['on_health_change']"),
+        ({"on_health_change": "no.such.module"}, "CONFIG['on_health_change'] 'no.such"),
+        ({"on_health_change": "realtime.layers.config.DEFAULTS"}, "CONFIG['on_health_change']"),
+        ({"hosts": ["redis://a"]}, "Unknown MultiRedisChannelLayer CONFIG key 'hosts'"),
+    ],
+)
+def test_invalid_values_raise_at_construction_naming_the_key(config, message):
+    with pytest.raises(ImproperlyConfigured) as error:
+        MultiRedisChannelLayer(**config)
+    assert message in str(error.value)
+
+
+def test_on_health_change_is_imported():
+    config = parse_config({"on_health_change": f"{__name__}.health_printer"})
+    assert config.on_health_change is health_printer
+
+
+def test_settings_use_the_layer_in_process_without_nodes():
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    assert isinstance(layer, MultiRedisChannelLayer)
+    assert layer.is_process_local and layer.config.nodes == ()

@@ -1,0 +1,64 @@
+"""Another process on the same Redis nodes, for the layer's multi-process tests.
+
+    python -m tests.support.layer_peer --nodes URL,URL --prefix P --group G --count N
+        [--redundancy K] [--rate PER_SECOND]
+
+Sends ``{"type": "m", "n": i}`` for i in 0..N-1 to the group at about the given rate,
+prints one JSON line with the layer's counters and exits; it gives up after 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+import django
+from django.conf import settings
+
+
+async def send_all(args: argparse.Namespace) -> dict[str, int]:
+    """Send the messages at the requested pace; the layer's counters."""
+    from realtime.layers import MultiRedisChannelLayer
+
+    layer = MultiRedisChannelLayer(
+        nodes=args.nodes.split(","),
+        prefix=args.prefix,
+        redundancy=args.redundancy,
+        health_check_interval=0.2,
+        health_check_timeout=0.3,
+    )
+    started = time.monotonic()
+    batch = 25
+    for first in range(0, args.count, batch):
+        for n in range(first, min(first + batch, args.count)):
+            await layer.group_send(args.group, {"type": "m", "n": n})
+        ahead = started + (first + batch) / args.rate - time.monotonic()
+        if ahead > 0:
+            await asyncio.sleep(ahead)  # pacing: the test kills a node mid-stream
+    stats = layer.stats()
+    await layer.close()
+    return stats
+
+
+def main() -> int:
+    """Parse the arguments, send, print the counters."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--nodes", required=True)
+    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--redundancy", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=2000.0)
+    args = parser.parse_args()
+    settings.configure()
+    django.setup()
+    stats = asyncio.run(asyncio.wait_for(send_all(args), 60))
+    print(json.dumps(stats), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Smoke test of the channel layer benchmark at a tiny size (numbers are not asserted:
+speed is measured by the benchmark itself, not by tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.processes import ROOT
+
+
+@pytest.mark.benchmark_smoke
+def test_layer_benchmark_runs_quick_mode():
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.layer_bench", "--quick",
+            "--layers", "multi-redis 1 node", "multi-redis 3 nodes", "channels_redis pubsub",
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = result.stdout
+    for layer in ("multi-redis 1 node", "multi-redis 3 nodes", "channels_redis pubsub"):
+        assert f"| {layer} |" in table
+    assert "| channels_redis pubsub | " in table and "| 1.00x |" in table
+    assert "(300/300 delivered)" in result.stderr
