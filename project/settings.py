@@ -105,7 +105,12 @@ REDIS_NODES = env_list("REALTIME_REDIS_NODES")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "realtime.layers.MultiRedisChannelLayer",
-        "CONFIG": {"nodes": REDIS_NODES},
+        "CONFIG": {
+            "nodes": REDIS_NODES,
+            # Each server node reads one channel for everything other nodes send it; give it
+            # room for bursts (Channels' default capacity of 100 drops them).
+            "channel_capacity": {"realtime-node*": 100_000},
+        },
     }
 }
 

@@ -80,6 +80,11 @@ def redis_key(entry: dict[str, Any]) -> str:
     return f"{entry.get('host')}:{entry.get('port')}"
 
 
+def redis_healthy(entry: dict[str, Any]) -> bool:
+    """Usable for publishing and, where the node subscribes at all, for receiving."""
+    return bool(entry.get("publish_ok")) and entry.get("subscribe_ok") is not False
+
+
 class LatencyHistory:
     """This node's measured latency to each Redis node, one sample per announcement."""
 
@@ -93,8 +98,7 @@ class LatencyHistory:
         for entry in health:
             series = self.samples.setdefault(redis_key(entry), deque(maxlen=keep))
             latency = entry.get("latency_ms")
-            healthy = entry.get("publish_ok", True) and entry.get("subscribe_ok", True)
-            series.append((now, latency if healthy else None))
+            series.append((now, latency if redis_healthy(entry) else None))
 
     def as_dict(self) -> dict[str, list[tuple[float, float | None]]]:
         """The series by Redis node."""
@@ -118,6 +122,8 @@ class Membership:
         # Recently departed nodes (name, last announcement, when), newest last.
         self.departed: deque[tuple[str, dict[str, Any], float]] = deque(maxlen=20)
         self.latency = LatencyHistory()
+        # Redis nodes publishers avoid because a live peer cannot read from them.
+        self.excluded_redis: list[str] = []
         self._task: asyncio.Task[None] | None = None
         self._throttled = ThrottledLogger(logger, 60.0)
 
@@ -202,6 +208,36 @@ class Membership:
                 level, "Server node %s joined (pid %s on %s)", info.name, info.pid, info.host
             )
             signals.node_joined.send(sender=Membership, name=info.name, info=info.as_dict())
+        self._share_subscriber_health()
+
+    def _share_subscriber_health(self) -> None:
+        """Make this node's publishers avoid Redis nodes that a live peer cannot read from.
+
+        A node whose subscription to a Redis node is broken would silently miss every
+        message published there (the seed's defect); every peer announces what it can read.
+        """
+        layer = self.hub.link.layer
+        exclude = getattr(layer, "set_excluded_nodes", None)
+        if exclude is None or self.hub.role != "node":
+            return
+        ours = {redis_key(entry) for entry in layer_health(layer) or []}
+        unreadable = sorted(
+            {
+                redis_key(entry)
+                for info in self.peers.values()
+                for entry in info.redis or []
+                if entry.get("subscribe_ok") is False
+            }
+            & ours
+        )
+        if unreadable == self.excluded_redis:
+            return
+        self.excluded_redis = unreadable
+        if unreadable:
+            logger.warning(
+                "Publishing avoids %s: a server node cannot read from it", ", ".join(unreadable)
+            )
+        exclude(unreadable)
 
     def _check_duplicate(self, info: NodeInfo) -> None:
         if info.name == self.hub.name:
@@ -249,6 +285,7 @@ class Membership:
         self.departed.append((info.name, current.as_dict(), time.time()))
         logger.info("Server node %s left the cluster", info.name)
         signals.node_left.send(sender=Membership, name=info.name, info=current.as_dict())
+        self._share_subscriber_health()
 
     def sweep(self) -> list[str]:
         """Drop nodes silent for longer than ``dead_after``; returns their names."""
@@ -261,6 +298,8 @@ class Membership:
             self.departed.append((name, info.as_dict(), now))
             logger.warning("Server node %s left (silent for %.1fs)", name, now - info.last_seen)
             signals.node_left.send(sender=Membership, name=name, info=info.as_dict())
+        if gone:
+            self._share_subscriber_health()
         return gone
 
     def live_names(self) -> list[str]:

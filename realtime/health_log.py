@@ -121,19 +121,20 @@ class HealthLog:
         self.queue = None
 
 
-def _current_log() -> HealthLog | None:
-    from .hub import get_hub
+def _current_log(layer: Any = None) -> HealthLog | None:
+    # Only a server node's hub keeps a log; signals from elsewhere (another layer instance,
+    # a command's observer, a loop without a hub) are not this node's observations.
+    from .hub import existing_hub
 
-    try:
-        hub = get_hub()
-    except RuntimeError:  # no running event loop: nothing to log into
+    hub = existing_hub()
+    if hub is None or hub.role != "node" or (layer is not None and layer is not hub.link.layer):
         return None
-    return hub.health_log if hub.role == "node" else None
+    return hub.health_log
 
 
 def on_redis_health_changed(sender: Any = None, **info: Any) -> None:
     """Receiver of ``redis_health_changed``."""
-    log = _current_log()
+    log = _current_log(info.get("layer"))
     if log is None:
         return
     subject = f"{info.get('host')}:{info.get('port')}"

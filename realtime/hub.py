@@ -390,6 +390,14 @@ def get_hub() -> Hub:
     return hub
 
 
+def existing_hub() -> Hub | None:
+    """The running loop's hub if one was made already (never creates one)."""
+    try:
+        return _hubs.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return None
+
+
 def set_hub(hub: Hub) -> None:
     """Install ``hub`` as the running loop's hub (tests build hubs with their own layer)."""
     _hubs[asyncio.get_running_loop()] = hub

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _READ_ERROR_BACKOFF = (0.05, 2.0)
+# Prefix of the node channel's name, so a layer's channel_capacity can give it room for
+# bursts: {"realtime-node*": 100_000} (see project/settings.py).
+NODE_CHANNEL_PREFIX = "realtime-node"
 
 
 class NodeLink:
@@ -59,7 +62,7 @@ class NodeLink:
         async with self._listen_lock:
             if self.channel is not None:
                 return
-            channel = await self.layer.new_channel()
+            channel = await self.layer.new_channel(NODE_CHANNEL_PREFIX)
             self.channel = channel
             loop = asyncio.get_running_loop()
             self._tasks.append(loop.create_task(self._read_loop(), name="realtime-node-reader"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .cluster import NodeInfo, redis_key
+from .cluster import NodeInfo, redis_healthy, redis_key
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -18,7 +18,10 @@ def _node_row(info: NodeInfo, hub: Hub, now: float, state: str) -> dict[str, Any
         uptime=max(0.0, now - info.started),
         seen_ago=0.0 if info.name == hub.name else max(0.0, now - info.last_seen),
         is_self=info.name == hub.name,
-        redis=[{**entry, "key": redis_key(entry)} for entry in (info.redis or [])],
+        redis=[
+            {**entry, "key": redis_key(entry), "healthy": redis_healthy(entry)}
+            for entry in (info.redis or [])
+        ],
     )
     return row
 

@@ -51,6 +51,11 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         # be listing them (health() from a view).
         self._cores_lock = threading.Lock()
 
+    @classmethod
+    def is_configured_process_local(cls, config: dict[str, Any]) -> bool:
+        """True when ``config`` (a CHANNEL_LAYERS CONFIG) has no Redis node."""
+        return not config.get("nodes")
+
     # -- the instance of the running loop ------------------------------------------------
 
     async def _core(self) -> LayerCore:

@@ -23,12 +23,13 @@ def _seconds(value: float) -> str:
 def _redis_cell(entry: dict[str, Any] | None) -> str:
     if entry is None:
         return "-"
-    ok = entry.get("publish_ok") and entry.get("subscribe_ok")
-    state = "healthy" if ok else "UNHEALTHY"
+    state = "healthy" if entry.get("healthy") else "UNHEALTHY"
     if not entry.get("publish_ok"):
         state += " (publish down)"
-    if not entry.get("subscribe_ok"):
+    if entry.get("subscribe_ok") is False:
         state += " (subscribe down)"
+    if entry.get("excluded"):
+        state += " (avoided: a node cannot read it)"
     latency = entry.get("latency_ms")
     text = state + ("" if latency is None else f" {latency:.2f} ms")
     return text + (f" - {entry['last_error']}" if entry.get("last_error") else "")

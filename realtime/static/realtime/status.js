@@ -43,11 +43,12 @@
 
   function redisCell(entry) {
     if (!entry) return el("td", {}, "—");
-    const ok = entry.publish_ok && entry.subscribe_ok;
+    const ok = entry.healthy;
     const cell = el("td", { class: "rt-cell", "data-health": ok ? "healthy" : "unhealthy" },
       ok ? badge("healthy", "ok") : badge("unhealthy", "bad"), " ",
       entry.publish_ok ? "" : badge("publish", "bad"), " ",
-      entry.subscribe_ok ? "" : badge("subscribe", "bad"));
+      entry.subscribe_ok === false ? badge("subscribe", "bad") : "",
+      entry.excluded ? badge("avoided", "warn") : "");
     const latency = entry.latency_ms == null ? "–" : `${Number(entry.latency_ms).toFixed(2)} ms`;
     cell.append(el("small", {}, `latency ${latency}`));
     if (entry.last_error) cell.append(el("small", {}, `last error: ${entry.last_error}`));
