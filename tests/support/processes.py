@@ -18,6 +18,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def start_all(processes: list[ServerProcess], timeout: float = 30.0) -> None:
+    """Start several processes in parallel and wait until all accept connections."""
+    for process in processes:
+        process.launch()
+    for process in processes:
+        process.wait_ready(timeout)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -54,6 +62,11 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the process and wait until its port accepts connections."""
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting (several can then start in parallel)."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.command(),
@@ -62,6 +75,10 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until the launched process accepts connections."""
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while not port_open(self.port):
             if self.process.poll() is not None:
@@ -164,11 +181,11 @@ class DaphneNode(ServerProcess):
         """This node's own SQLite database (a copy of the migrated template)."""
         return self.log_path.with_suffix(".sqlite3")
 
-    def start(self, timeout: float = 30.0) -> None:
+    def launch(self) -> None:
         """Give the node a migrated database, then start it."""
         if not self.db_path.exists():
             shutil.copyfile(migrated_database(), self.db_path)
-        super().start(timeout)
+        super().launch()
 
     def command(self) -> list[str]:
         """``python -m daphne -b 127.0.0.1 -p PORT project.asgi:application``."""
