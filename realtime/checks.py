@@ -5,6 +5,7 @@ Each message names the setting and each has a hint on how to fix it.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from typing import Any
 
@@ -127,3 +128,59 @@ def check_authenticate_hook(app_configs: Any = None, **kwargs: Any) -> list[Erro
             )
         ]
     return []
+
+
+def _our_layer(config: dict[str, Any]) -> bool:
+    return config.get("BACKEND") == "realtime.layers.MultiRedisChannelLayer"
+
+
+@register(Tags.compatibility)
+def check_layer_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """realtime.E005: the Redis layer's CONFIG is invalid (bad or duplicate URLs, unknown
+    strategy, ...); E006: its compression codec is not installed; W003: the node channel has
+    Channels' default capacity."""
+    if validation_errors(getattr(settings, "REALTIME", {})):
+        return []
+    alias, config = _layer_config()
+    if config is None or not _our_layer(config):
+        return []
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .layers.config import parse_config
+
+    options = config.get("CONFIG", {})
+    try:
+        parsed = parse_config(options)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                f"CHANNEL_LAYERS[{alias!r}]: {exc}",
+                hint="Fix the layer's CONFIG; the README's layer reference lists every key.",
+                id="realtime.E005",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    if parsed.compression == "zstd":
+        try:
+            import zstandard  # noqa: F401
+        except ImportError:
+            messages.append(
+                Error(
+                    f"CHANNEL_LAYERS[{alias!r}] compresses with 'zstd' but the zstandard package "
+                    f"is not installed.",
+                    hint="pip install zstandard, or use compression 'zlib'.",
+                    id="realtime.E006",
+                )
+            )
+    if parsed.nodes and not any(
+        fnmatch.fnmatchcase("realtime-node.x!y", pattern) for pattern in parsed.channel_capacity
+    ):
+        messages.append(
+            Warning(
+                f"CHANNEL_LAYERS[{alias!r}] gives the hub's node channel the default capacity "
+                f"({parsed.capacity}): a burst of messages from other nodes is dropped.",
+                hint='Add "channel_capacity": {"realtime-node*": 100_000} to its CONFIG.',
+                id="realtime.W003",
+            )
+        )
+    return messages

@@ -82,3 +82,62 @@ def test_every_message_has_a_hint(check_id):
     with override_settings(**broken):
         found = [m for m in run_checks() if m.id == check_id]
     assert found and all(m.hint for m in found)
+
+
+def ours(**config) -> dict:
+    return {"default": {"BACKEND": "realtime.layers.MultiRedisChannelLayer", "CONFIG": config}}
+
+
+GOOD_CAPACITY = {"realtime-node*": 100_000}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"nodes": ["http://x"]},
+            "CHANNEL_LAYERS['default']: MultiRedisChannelLayer CONFIG['nodes']",
+        ),
+        (
+            {"nodes": ["redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"]},
+            "a list without duplicate addresses",
+        ),
+        ({"strategy": "fastest-ish"}, "CONFIG['strategy'] must be one of"),
+        ({"colour": "blue"}, "Unknown MultiRedisChannelLayer CONFIG key 'colour'"),
+    ],
+)
+def test_e005_invalid_layer_config(config, message):
+    with override_settings(CHANNEL_LAYERS=ours(**config), REALTIME={"SERVER_NAME": "a"}):
+        found = messages()
+    assert [check_id for check_id, _ in found] == ["realtime.E005"]
+    assert message in found[0][1]
+
+
+def test_e006_zstd_without_zstandard(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # makes the import fail
+    layers = ours(nodes=[], compression="zstd")
+    with override_settings(CHANNEL_LAYERS=layers):
+        assert messages() == [
+            (
+                "realtime.E006",
+                "CHANNEL_LAYERS['default'] compresses with 'zstd' but the zstandard package is "
+                "not installed.",
+            )
+        ]
+
+
+def test_w003_node_channel_without_room():
+    layers = ours(nodes=["redis://127.0.0.1:6379/0"])
+    with override_settings(CHANNEL_LAYERS=layers, REALTIME={"SERVER_NAME": "a"}):
+        assert messages() == [
+            (
+                "realtime.W003",
+                "CHANNEL_LAYERS['default'] gives the hub's node channel the default capacity "
+                "(100): a burst of messages from other nodes is dropped.",
+            )
+        ]
+    layers["default"]["CONFIG"]["channel_capacity"] = GOOD_CAPACITY
+    with override_settings(CHANNEL_LAYERS=layers, REALTIME={"SERVER_NAME": "a"}):
+        assert messages() == []
