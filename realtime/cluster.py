@@ -124,6 +124,8 @@ class Membership:
         self.latency = LatencyHistory()
         # Redis nodes publishers avoid because a live peer cannot read from them.
         self.excluded_redis: list[str] = []
+        # Observers only: names live peers vouch for (name -> when we were told).
+        self.vouched: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._throttled = ThrottledLogger(logger, 60.0)
 
@@ -303,8 +305,17 @@ class Membership:
         return gone
 
     def live_names(self) -> list[str]:
-        """Names of the live nodes (this one included unless it is an observer), sorted."""
-        return [info.name for info in self.live_nodes()]
+        """Names of the live nodes (this one included unless it is an observer), sorted;
+        an observer adds the names its peers vouched for recently."""
+        names = {info.name for info in self.live_nodes()}
+        now = time.time()
+        names.update(name for name, when in self.vouched.items() if now - when <= self.dead_after)
+        return sorted(names)
+
+    def vouch(self, names: set[str]) -> None:
+        """Record nodes that live peers consider alive (observers learning the cluster)."""
+        now = time.time()
+        self.vouched.update(dict.fromkeys(names - {self.hub.name}, now))
 
     def live_nodes(self) -> list[NodeInfo]:
         """Announcements of the live nodes, this one (fresh) included unless it is an

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 WHERE = "realtime:where"
 ROOM_MEMBERS = "realtime:room-members"
+MEMBERS = "realtime:members"
 
 
 async def _is_connected_here(hub: Hub, user_id: Any) -> bool:
@@ -28,11 +29,25 @@ async def _room_members_here(hub: Hub, payload: Any) -> list[str]:
     return sorted(hub.room_members(payload["ns"], payload["room"]))
 
 
+async def _live_names_here(hub: Hub, payload: Any) -> list[str]:
+    return hub.cluster.live_names()
+
+
 def install_system_handlers(cross_server: CrossServer) -> None:
     """Register the internal handlers the queries below rely on."""
     cross_server.system_handlers.update(
-        {WHERE: _is_connected_here, ROOM_MEMBERS: _room_members_here}
+        {WHERE: _is_connected_here, ROOM_MEMBERS: _room_members_here, MEMBERS: _live_names_here}
     )
+
+
+async def learn_membership(hub: Hub, timeout: float = 1.0) -> None:
+    """For an observer: also count the nodes its peers still consider alive.
+
+    An observer only hears nodes that announce while it listens; a node that died a moment
+    ago is still a member for everyone else, and calls should name it as missing.
+    """
+    result = await hub.cross_server.emit(MEMBERS, None, timeout=timeout)
+    hub.cluster.vouch({name for names in result.responses.values() for name in names})
 
 
 async def live_nodes() -> list[NodeInfo]:

@@ -15,6 +15,7 @@ from django.core.management.base import CommandError, OutputWrapper
 from rich.console import Console
 from rich.table import Table
 
+from ..cluster_queries import learn_membership
 from ..hub import Hub, set_hub
 from ..protocol import MISSING, InvalidEventName, PayloadNotJSON, check_push_event, to_json
 
@@ -58,6 +59,7 @@ def run_with_hub(work: Callable[[Hub], Awaitable[T]], observe: bool = False) -> 
         try:
             if observe:
                 await hub.observe()
+                await learn_membership(hub)
             return await work(hub)
         finally:
             await hub.stop()

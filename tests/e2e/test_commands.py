@@ -1,0 +1,134 @@
+"""Management commands as subprocesses against live daphne nodes, with real clients asserting
+they received exactly what was emitted (issue 6)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.cluster import Cluster
+from tests.support.processes import ROOT
+from tests.support.redis import RedisServer
+
+pytestmark = pytest.mark.e2e
+
+
+def manage(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REALTIME_REDIS_NODES": ",".join(s.url for s in cluster.redis)}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    started = Cluster(["n1", "n2"], redis_count=2).start()
+    yield started
+    started.cleanup()
+
+
+@pytest.fixture
+async def players(cluster):
+    clients = {
+        "5": await cluster.client("n2", "/ws/?id=5"),
+        "6": await cluster.client("n1", "/ws/?id=6"),
+    }
+    await cluster.wait_for_members(["n1", "n2"], via="n1")
+    yield clients
+    for client in clients.values():
+        await client.close()
+
+
+async def test_push_commands_reach_exactly_their_targets(cluster, players):
+    for client in players.values():
+        await client.call("joinRoom", {"roomId": "r"})
+    runs = [
+        (("broadcast", "hello", '{"x": 1}'), "Sent 'hello' to every connection."),
+        (("user", "5", "dm"), "Sent 'dm' to user 5."),
+        (("users", "5,6", "multi", "[1, 2]"), "Sent 'multi' to users 5, 6."),
+        (
+            ("room", "chat", "r", "roomEvt", '"hi"', "--exclude", "6"),
+            "Sent 'roomEvt' to room chat/r.",
+        ),
+    ]
+    for argv, output in runs:
+        done = manage(cluster, "realtime_emit", *argv)
+        assert (done.returncode, done.stdout.strip()) == (0, output), done.stderr
+    await players["5"].wait_pushes(4)
+    await players["6"].wait_pushes(2)
+    assert players["5"].pushes == [
+        {"event": "hello", "payload": {"x": 1}},
+        {"event": "dm"},
+        {"event": "multi", "payload": [1, 2]},
+        {"event": "roomEvt", "payload": "hi"},
+    ]
+    assert players["6"].pushes == [
+        {"event": "hello", "payload": {"x": 1}},
+        {"event": "multi", "payload": [1, 2]},
+    ]
+
+
+async def test_server_command_shows_every_reply(cluster, players):
+    done = manage(cluster, "realtime_emit", "--json", "server", "ping", '{"a": 1}')
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["success"] and result["missing"] == [] and result["expected"] == 2
+    assert {node: reply["node"] for node, reply in result["responses"].items()} == {
+        "n1": "n1",
+        "n2": "n2",
+    }
+    table = manage(cluster, "realtime_emit", "server", "ping", "--timeout", "2")
+    assert table.returncode == 0 and "Replies (2 of 2 expected)" in table.stdout
+
+
+async def test_status_command(cluster, players):
+    done = manage(cluster, "realtime_status", "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    nodes = {node["name"]: node for node in status["nodes"]}
+    assert sorted(nodes) == ["n1", "n2"]
+    assert nodes["n1"]["connections"] >= 1 and nodes["n2"]["connections"] >= 1
+    assert status["redis_nodes"] == sorted(s.address for s in cluster.redis)
+    assert all(entry["healthy"] for node in nodes.values() for entry in node["redis"])
+    table = manage(cluster, "realtime_status")
+    assert "Server nodes (2 live)" in table.stdout and "healthy" in table.stdout
+
+
+async def test_redis_add_and_remove_on_every_node(cluster, players):
+    extra = RedisServer()
+    extra.start()
+    try:
+        added = manage(cluster, "realtime_redis", "add", extra.url)
+        assert added.returncode == 0, added.stdout + added.stderr
+        assert added.stdout.count("3 Redis nodes now") == 2
+        status = json.loads(manage(cluster, "realtime_status", "--json").stdout)
+        assert extra.address in status["redis_nodes"]
+        removed = manage(cluster, "realtime_redis", "remove", extra.url)
+        assert removed.returncode == 0 and removed.stdout.count("2 Redis nodes now") == 2
+        status = json.loads(manage(cluster, "realtime_status", "--json").stdout)
+        assert extra.address not in status["redis_nodes"]
+    finally:
+        extra.cleanup()
+
+
+async def test_server_command_names_a_killed_node_as_missing():
+    patient = {"DJANGO_SETTINGS_MODULE": "tests.e2e.patient_membership_settings"}
+    cluster = Cluster(["k1", "k2", "k3"], redis_count=1, env=patient).start()
+    try:
+        await cluster.wait_for_members(["k1", "k2", "k3"], via="k1")
+        cluster.nodes["k3"].kill()
+        done = manage(cluster, "realtime_emit", "server", "ping", "--timeout", "1")
+        assert done.returncode == 1
+        assert "k3" in done.stdout and "MISSING" in done.stdout
+        assert "Cross-server call incomplete: no reply from k3" in done.stderr
+    finally:
+        cluster.cleanup()
