@@ -46,11 +46,12 @@
     const ok = entry.healthy;
     const cell = el("td", { class: "rt-cell", "data-health": ok ? "healthy" : "unhealthy" },
       ok ? badge("healthy", "ok") : badge("unhealthy", "bad"), " ",
-      entry.publish_ok ? "" : badge("publish", "bad"), " ",
-      entry.subscribe_ok === false ? badge("subscribe", "bad") : "",
+      entry.publish_ok ? "" : badge("publish down", "bad"), " ",
+      entry.subscribe_ok === false ? badge("subscribe down", "bad") : "", " ",
       entry.excluded ? badge("avoided", "warn") : "");
     const latency = entry.latency_ms == null ? "–" : `${Number(entry.latency_ms).toFixed(2)} ms`;
-    cell.append(el("small", {}, `latency ${latency}`));
+    cell.append(el("small", {}, `${ok ? "latency" : "last latency"} ${latency}`));
+    if (entry.excluded) cell.append(el("small", {}, "avoided by publishers: a server node cannot read it"));
     if (entry.last_error) cell.append(el("small", {}, `last error: ${entry.last_error}`));
     if (entry.since) cell.append(el("small", {}, `since ${new Date(entry.since * 1000).toLocaleTimeString()}`));
     return cell;
