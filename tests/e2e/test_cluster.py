@@ -141,3 +141,25 @@ async def test_client_answered_from_another_node_and_kick_across_nodes(cluster):
     finally:
         await client.close()
         await first.close()
+
+
+async def test_killed_node_disappears_from_cluster_queries(cluster):
+    await cluster.wait_for_members(NAMES, via="n2")
+    doomed = await cluster.client("n3", "/ws/?id=31")
+    survivor = await cluster.client("n1", "/ws/?id=32")
+    asker = await cluster.client("n2", "/ws/?id=asker")
+    try:
+        for client in (doomed, survivor):
+            await client.call("joinRoom", {"roomId": "rk"})
+        assert (await asker.call("whereIs", "31"))["payload"] == ["n3"]
+        assert (await asker.call("roomMembers", {"room": "rk"}))["payload"] == ["31", "32"]
+
+        cluster.nodes["n3"].kill()
+        killed = time.monotonic()
+        await cluster.wait_for_members(["n1", "n2"], via="n2", timeout=3 + 2)
+        assert time.monotonic() - killed < 3 + 2
+        assert (await asker.call("whereIs", "31"))["payload"] == []
+        assert (await asker.call("roomMembers", {"room": "rk"}))["payload"] == ["32"]
+    finally:
+        for client in (doomed, survivor, asker):
+            await client.close()

@@ -11,12 +11,14 @@ from typing import Any
 
 from realtime import (
     CrossServerMessage,
+    cluster_room_members,
     emit_cross_server,
     notify_cross_server,
     on,
     on_connect,
     on_cross_server,
     reply_to_client,
+    where_is,
 )
 from realtime.acks import Ack
 from realtime.conf import server_name
@@ -95,3 +97,15 @@ async def server_call(socket: Socket, data: Any, ack: Ack) -> Any:
     """Call ``ping`` on every node and reply with the result."""
     result = await emit_cross_server("ping", data, timeout=3)
     return {"success": result.success, "nodes": sorted(result.responses), "missing": result.missing}
+
+
+@on("whereIs")
+async def where_is_user(socket: Socket, data: Any, ack: Ack) -> Any:
+    """The nodes where user ``data`` is connected."""
+    return await where_is(data)
+
+
+@on("roomMembers")
+async def room_members(socket: Socket, data: Any, ack: Ack) -> Any:
+    """The members of room ``data["room"]`` of namespace ``chat`` across the cluster."""
+    return sorted(await cluster_room_members("chat", data["room"]))
