@@ -114,3 +114,28 @@ async def test_test_handlers_are_loaded_and_failures_answered(demo_node):
         }
         await ws.send("")
         assert await within(ws.recv(), 2, "connection died after a crash") == ""
+
+
+async def test_frames_of_the_original_client_as_stored_in_its_repository(demo_node):
+    """websocket-cross-server-adapter 1.0.7's WebSocketConnector sends the data object itself
+    with callbackId and event appended (observed against this server, byte for byte)."""
+    async with (
+        connect(demo_node.ws_url("/ws/?id=701")) as boss,
+        connect(demo_node.ws_url("/ws/?id=702")) as member,
+    ):
+        await member.send('{"roomId":"1000","callbackId":"mwwybden-8ivq-1","event":"joinRoom"}')
+        assert json.loads(await within(member.recv(), 2, "no joinRoom reply")) == {
+            "payload": {"msg": "Successfully joined the roomId:1000"},
+            "callbackId": "mwwybden-8ivq-1",
+        }
+        await boss.send(
+            '{"action":"toRoom","roomId":"1000","msg":"to room 1000",'
+            '"callbackId":"mwwybden-8ivq-2","event":"command"}'
+        )
+        assert json.loads(await within(boss.recv(), 2, "no command reply")) == {
+            "payload": {"msg": "Message sent successfully [action:toRoom] "},
+            "callbackId": "mwwybden-8ivq-2",
+        }
+        assert await within(member.recv(), 2, "no push") == (
+            '{"event":"say","payload":{"action":"toRoom","msg":"to room 1000"}}'
+        )
