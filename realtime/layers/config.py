@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .signing import derive_key
 from .strategies import STRATEGIES
 
 COMPRESSIONS = (None, "zlib", "zstd")
@@ -39,7 +40,11 @@ DEFAULTS: dict[str, Any] = {
     "channel_capacity": {},
     "expiry": 60,
     "on_health_change": None,
+    "signing": True,
+    "signing_keys": None,
+    "signing_max_age": 60.0,
 }
+MIN_SIGNING_KEY_LENGTH = 32
 
 
 def _error(key: str, expected: str, value: Any) -> ImproperlyConfigured:
@@ -173,6 +178,12 @@ class LayerConfig:
     channel_capacity: dict[str, int]
     expiry: float
     on_health_change: Callable[..., Any] | None
+    signing: bool = True
+    #: Derived bus keys, the signing one first (empty without nodes or with signing off).
+    signing_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    #: Where the keys come from, for messages: "SECRET_KEY" or "CONFIG['signing_keys']".
+    signing_key_source: str = "SECRET_KEY"
+    signing_max_age: float | None = 60.0
 
 
 def parse_config(options: Mapping[str, Any]) -> LayerConfig:
@@ -236,6 +247,7 @@ def parse_config(options: Mapping[str, Any]) -> LayerConfig:
         channel_capacity=dict(values["channel_capacity"]),
         expiry=float(values["expiry"]),
         on_health_change=_import_callback(values["on_health_change"]),
+        **_parse_signing(values, bool(parsed)),
     )
 
 
@@ -260,3 +272,82 @@ def _import_callback(path: Any) -> Callable[..., Any] | None:
     if not callable(callback):
         raise _error("on_health_change", expected, path)
     return callback
+
+
+def _parse_signing(values: Mapping[str, Any], has_nodes: bool) -> dict[str, Any]:
+    """``signing``, ``signing_keys`` and ``signing_max_age``; the keys are derived only when
+    messages will leave the process (at least one node), never shown in messages."""
+    _check(values, "signing", lambda v: isinstance(v, bool), "True or False")
+    _check(
+        values,
+        "signing_max_age",
+        lambda v: v is None or (_is_number(v) and v > 0),
+        "None or a number of seconds > 0",
+    )
+    signing, dedicated = values["signing"], values["signing_keys"]
+    if dedicated is not None:
+        _check_dedicated_keys(dedicated)
+        if not signing:
+            raise ImproperlyConfigured(
+                "MultiRedisChannelLayer CONFIG['signing_keys'] is set but CONFIG['signing'] "
+                "is False: remove one of them."
+            )
+    max_age = values["signing_max_age"]
+    parsed: dict[str, Any] = {
+        "signing": signing,
+        "signing_max_age": None if max_age is None else float(max_age),
+        "signing_key_source": "SECRET_KEY" if dedicated is None else "CONFIG['signing_keys']",
+    }
+    if signing and has_nodes:
+        secrets = list(dedicated) if dedicated is not None else _django_secrets()
+        parsed["signing_keys"] = tuple(derive_key(secret) for secret in secrets)
+    return parsed
+
+
+def _check_dedicated_keys(keys: Any) -> None:
+    expected = (
+        f"a non-empty list of secrets (str or bytes) of at least {MIN_SIGNING_KEY_LENGTH} "
+        "characters, the signing key first"
+    )
+    if not isinstance(keys, list | tuple) or not keys:
+        kind = type(keys).__name__
+        raise ImproperlyConfigured(
+            f"MultiRedisChannelLayer CONFIG['signing_keys'] must be {expected} (got a {kind})."
+        )
+    for index, key in enumerate(keys):
+        if not isinstance(key, str | bytes) or len(key) < MIN_SIGNING_KEY_LENGTH:
+            # Never echo the value: it is (meant to be) a secret.
+            size = f" of {len(key)} characters" if isinstance(key, str | bytes) else ""
+            raise ImproperlyConfigured(
+                f"MultiRedisChannelLayer CONFIG['signing_keys'][{index}] must be a secret "
+                f"(str or bytes) of at least {MIN_SIGNING_KEY_LENGTH} characters, not a "
+                f"{type(key).__name__}{size}; e.g. secrets.token_urlsafe(32)."
+            )
+
+
+def _django_secrets() -> list[str | bytes]:
+    """``SECRET_KEY`` then ``SECRET_KEY_FALLBACKS``, checked."""
+    from django.conf import settings
+
+    hint = "or give CONFIG['signing_keys'], or set CONFIG['signing'] to False"
+    try:
+        secret = settings.SECRET_KEY
+    except ImproperlyConfigured as error:
+        raise ImproperlyConfigured(
+            f"MultiRedisChannelLayer signs messages with a key derived from SECRET_KEY: "
+            f"{error} Set SECRET_KEY, {hint}."
+        ) from None
+    fallbacks = getattr(settings, "SECRET_KEY_FALLBACKS", [])
+    if not isinstance(fallbacks, list | tuple):
+        raise ImproperlyConfigured(
+            "MultiRedisChannelLayer verifies messages with keys derived from "
+            f"SECRET_KEY_FALLBACKS, which must be a list (got a {type(fallbacks).__name__})."
+        )
+    for index, fallback in enumerate(fallbacks):
+        if not isinstance(fallback, str | bytes) or not fallback:
+            raise ImproperlyConfigured(
+                "MultiRedisChannelLayer verifies messages with keys derived from "
+                f"SECRET_KEY_FALLBACKS: SECRET_KEY_FALLBACKS[{index}] must be a non-empty "
+                f"string (got a {type(fallback).__name__})."
+            )
+    return [secret, *fallbacks]

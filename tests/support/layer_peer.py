@@ -4,7 +4,9 @@
         [--redundancy K] [--rate PER_SECOND]
 
 Sends ``{"type": "m", "n": i}`` for i in 0..N-1 to the group at about the given rate,
-prints one JSON line with the layer's counters and exits; it gives up after 60 s.
+prints one JSON line with the layer's counters and exits; it gives up after 60 s. It signs
+with the ``SECRET_KEY`` given in the environment variable ``DJANGO_SECRET_KEY`` (the test's
+own, from :func:`peer_environment`), as a server of the same deployment would.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 
@@ -43,6 +46,11 @@ async def send_all(args: argparse.Namespace) -> dict[str, int]:
     return stats
 
 
+def peer_environment() -> dict[str, str]:
+    """The environment of a peer process: this process's, with its ``SECRET_KEY``."""
+    return {**os.environ, "DJANGO_SECRET_KEY": settings.SECRET_KEY}
+
+
 def main() -> int:
     """Parse the arguments, send, print the counters."""
     parser = argparse.ArgumentParser()
@@ -53,7 +61,7 @@ def main() -> int:
     parser.add_argument("--redundancy", type=int, default=1)
     parser.add_argument("--rate", type=float, default=2000.0)
     args = parser.parse_args()
-    settings.configure()
+    settings.configure(SECRET_KEY=os.environ["DJANGO_SECRET_KEY"])
     django.setup()
     stats = asyncio.run(asyncio.wait_for(send_all(args), 60))
     print(json.dumps(stats), flush=True)
