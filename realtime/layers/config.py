@@ -22,7 +22,8 @@ from .strategies import STRATEGIES
 COMPRESSIONS = (None, "zlib", "zstd")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{1,99}$")
 _PREFIX = re.compile(r"^[\x21-\x7e]{1,64}$")
-_NODE_KEYS = {"host", "port", "db", "username", "password", "ssl"}
+_TLS_OPTIONS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+_NODE_KEYS = {"host", "port", "db", "username", "password", "ssl", *_TLS_OPTIONS}
 _SSL_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 DEFAULTS: dict[str, Any] = {
@@ -65,6 +66,8 @@ class NodeConfig:
     tls: bool = False
     ssl_cert_reqs: str = "required"
     ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
 
     @property
     def key(self) -> str:
@@ -81,6 +84,8 @@ class NodeConfig:
         if self.ssl_cert_reqs != "required":
             context.check_hostname = False
         context.verify_mode = _SSL_REQS[self.ssl_cert_reqs]
+        if self.ssl_certfile:  # a client certificate, for servers with tls-auth-clients
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
         return context
 
 
@@ -106,13 +111,9 @@ def _parse_url(url: str, key: str) -> NodeConfig:
     if path and not path.isdigit():
         raise _error(key, expected + " with a numeric db", _redact(url))
     query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
-    unknown = set(query) - {"ssl_cert_reqs", "ssl_ca_certs"}
-    if unknown:
-        options = "URLs whose only query options are ssl_cert_reqs and ssl_ca_certs"
+    if set(query) - set(_TLS_OPTIONS):
+        options = f"URLs whose only query options are {', '.join(_TLS_OPTIONS)}"
         raise _error(key, options, _redact(url))
-    reqs = query.get("ssl_cert_reqs", "required")
-    if reqs not in _SSL_REQS:
-        raise _error(key, "URLs with ssl_cert_reqs one of none/optional/required", reqs)
     return NodeConfig(
         host=parts.hostname,
         port=port,
@@ -120,18 +121,31 @@ def _parse_url(url: str, key: str) -> NodeConfig:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None,
         tls=parts.scheme == "rediss",
-        ssl_cert_reqs=reqs,
-        ssl_ca_certs=query.get("ssl_ca_certs"),
+        **_tls_options(query, key),
     )
 
 
+def _tls_options(options: Mapping[str, Any], key: str) -> dict[str, Any]:
+    reqs = options.get("ssl_cert_reqs", "required")
+    if reqs not in _SSL_REQS:
+        raise _error(key, "nodes with ssl_cert_reqs one of none/optional/required", reqs)
+    paths = {name: options.get(name) for name in _TLS_OPTIONS[1:]}
+    for name, path in paths.items():
+        if path is not None and (not isinstance(path, str) or not path):
+            raise _error(key, f"nodes whose {name} is the path of a file", path)
+    if paths["ssl_keyfile"] and not paths["ssl_certfile"]:
+        raise _error(key, "nodes with an ssl_certfile when they have an ssl_keyfile", paths)
+    return {"ssl_cert_reqs": reqs, **paths}
+
+
 def _parse_dict(value: Mapping[str, Any], key: str) -> NodeConfig:
+    shown = {**value, "password": "***"} if "password" in value else value
     unknown = set(value) - _NODE_KEYS
     if unknown or not isinstance(value.get("host"), str) or not value["host"]:
-        raise _error(key, f"node dicts with a 'host' and only the keys {sorted(_NODE_KEYS)}", value)
+        raise _error(key, f"node dicts with a 'host' and only the keys {sorted(_NODE_KEYS)}", shown)
     port, db = value.get("port", 6379), value.get("db", 0)
     if not _is_int(port) or not 0 < port < 65536 or not _is_int(db) or db < 0:
-        raise _error(key, "node dicts with an integer port (1-65535) and db (>= 0)", value)
+        raise _error(key, "node dicts with an integer port (1-65535) and db (>= 0)", shown)
     return NodeConfig(
         host=value["host"],
         port=port,
@@ -139,6 +153,7 @@ def _parse_dict(value: Mapping[str, Any], key: str) -> NodeConfig:
         username=value.get("username"),
         password=value.get("password"),
         tls=bool(value.get("ssl", False)),
+        **_tls_options(value, key),
     )
 
 

@@ -59,6 +59,15 @@ def test_dict_nodes():
     assert node.key == "rediss://r1:7001/3" and node.password == "x"
 
 
+def test_tls_options_in_urls_and_dicts():
+    url = "rediss://u:p@r1:6380/0?ssl_ca_certs=/ca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem"
+    options = {"ssl_ca_certs": "/ca.pem", "ssl_certfile": "/c.pem", "ssl_keyfile": "/k.pem"}
+    from_dict = parse_node({"host": "r1", "port": 6380, "ssl": True, "username": "u", **options})
+    for node in (parse_node(url), from_dict):
+        assert (node.ssl_ca_certs, node.ssl_certfile, node.ssl_keyfile) == tuple(options.values())
+        assert node.ssl_cert_reqs == "required" and node.key == "rediss://r1:6380/0"
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
@@ -67,6 +76,10 @@ def test_dict_nodes():
         ({"nodes": ["redis://:pw@a/x"]}, "not 'redis://:***@a/x'"),
         ({"nodes": ["redis://a:99999"]}, "CONFIG['nodes']"),
         ({"nodes": ["redis://a?timeout=3"]}, "only query options are ssl_cert_reqs"),
+        ({"nodes": ["rediss://a?ssl_cert_reqs=maybe"]}, "ssl_cert_reqs one of none/optional"),
+        ({"nodes": ["rediss://a?ssl_keyfile=/k.pem"]}, "an ssl_certfile when they have an ssl_k"),
+        ({"nodes": [{"host": "a", "ssl_ca_certs": 1}]}, "whose ssl_ca_certs is the path of a f"),
+        ({"nodes": [{"host": "a", "port": 0, "password": "pw"}]}, "'password': '***'"),
         ({"nodes": [{"port": 1}]}, "node dicts with a 'host'"),
         ({"nodes": [{"host": "a", "port": "1"}]}, "integer port"),
         ({"nodes": ["redis://a", "redis://a:6379/0"]}, "without duplicate addresses"),
