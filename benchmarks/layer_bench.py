@@ -13,7 +13,8 @@ Starts three throwaway redis-server processes, then for every layer runs a recei
   from ``group_send`` to ``receive`` returning in the other process (median of ``--repeat``
   runs, the layers interleaved).
 
-Layers: this project's ``MultiRedisChannelLayer`` with 1 and 3 Redis nodes, and
+Layers: this project's ``MultiRedisChannelLayer`` with 1 and 3 Redis nodes (signed, the
+default) and with 1 node and ``signing: False`` (what signing costs), and
 channels_redis's ``RedisPubSubChannelLayer`` and ``RedisChannelLayer`` on the same Redis (the
 latter with ``max_connections`` raised and no socket timeout, as it fails under load at its
 defaults). Ratios are against ``RedisPubSubChannelLayer`` measured in the same run.
@@ -36,7 +37,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "channels_redis pubsub"
-LAYERS = ["multi-redis 1 node", "multi-redis 3 nodes", BASELINE, "channels_redis core"]
+SIGNED, UNSIGNED = "multi-redis 1 node", "multi-redis 1 node unsigned"
+LAYERS = [SIGNED, "multi-redis 3 nodes", UNSIGNED, BASELINE, "channels_redis core"]
+# Both processes of a run sign with keys derived from this throwaway SECRET_KEY.
+SECRET_KEY = "layer-bench: a throwaway key shared by the two processes of a run"
 # A typical hub message: one encoded push frame for a room.
 FRAME = '{"event":"roomSay","payload":{"from":"user-1234","text":"' + "hello there " * 8 + '"}}'
 
@@ -46,8 +50,10 @@ def build_layer(name: str, nodes: list[str], prefix: str) -> Any:
     if name.startswith("multi-redis"):
         from realtime.layers import MultiRedisChannelLayer
 
-        count = 1 if name == "multi-redis 1 node" else 3
-        return MultiRedisChannelLayer(nodes=nodes[:count], prefix=prefix, capacity=1_000_000)
+        count = 3 if name == "multi-redis 3 nodes" else 1
+        return MultiRedisChannelLayer(
+            nodes=nodes[:count], prefix=prefix, capacity=1_000_000, signing=name != UNSIGNED
+        )
     if name == BASELINE:
         from channels_redis.pubsub import RedisPubSubChannelLayer
 
@@ -230,6 +236,12 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
             f"| {name} | {r['throughput']:,.0f} | {ratio} | {r['p50_ms']:.2f} | "
             f"{r['p99_ms']:.2f} | {r['receiver_cpu_us']:.0f} | {r['sender_cpu_us']:.0f} |"
         )
+    if SIGNED in results and UNSIGNED in results:
+        ratio = results[SIGNED]["throughput"] / results[UNSIGNED]["throughput"]
+        lines += [
+            "",
+            f"Signing: the signed 1-node layer runs at {ratio:.2f}x its unsigned throughput.",
+        ]
     return "\n".join(lines)
 
 
@@ -253,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         import django
         from django.conf import settings
 
-        settings.configure()
+        settings.configure(SECRET_KEY=SECRET_KEY)
         django.setup()
         role = receive_role if args.role == "receive" else send_role
         print(json.dumps(asyncio.run(role(args))), flush=True)

@@ -16,12 +16,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .signing import derive_key
 from .strategies import STRATEGIES
 
 COMPRESSIONS = (None, "zlib", "zstd")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{1,99}$")
 _PREFIX = re.compile(r"^[\x21-\x7e]{1,64}$")
-_NODE_KEYS = {"host", "port", "db", "username", "password", "ssl"}
+_TLS_OPTIONS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+_NODE_KEYS = {"host", "port", "db", "username", "password", "ssl", *_TLS_OPTIONS}
 _SSL_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 DEFAULTS: dict[str, Any] = {
@@ -39,7 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "channel_capacity": {},
     "expiry": 60,
     "on_health_change": None,
+    "signing": True,
+    "signing_keys": None,
+    "signing_max_age": 60.0,
 }
+MIN_SIGNING_KEY_LENGTH = 32
 
 
 def _error(key: str, expected: str, value: Any) -> ImproperlyConfigured:
@@ -60,6 +66,8 @@ class NodeConfig:
     tls: bool = False
     ssl_cert_reqs: str = "required"
     ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
 
     @property
     def key(self) -> str:
@@ -76,6 +84,8 @@ class NodeConfig:
         if self.ssl_cert_reqs != "required":
             context.check_hostname = False
         context.verify_mode = _SSL_REQS[self.ssl_cert_reqs]
+        if self.ssl_certfile:  # a client certificate, for servers with tls-auth-clients
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
         return context
 
 
@@ -101,13 +111,9 @@ def _parse_url(url: str, key: str) -> NodeConfig:
     if path and not path.isdigit():
         raise _error(key, expected + " with a numeric db", _redact(url))
     query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
-    unknown = set(query) - {"ssl_cert_reqs", "ssl_ca_certs"}
-    if unknown:
-        options = "URLs whose only query options are ssl_cert_reqs and ssl_ca_certs"
+    if set(query) - set(_TLS_OPTIONS):
+        options = f"URLs whose only query options are {', '.join(_TLS_OPTIONS)}"
         raise _error(key, options, _redact(url))
-    reqs = query.get("ssl_cert_reqs", "required")
-    if reqs not in _SSL_REQS:
-        raise _error(key, "URLs with ssl_cert_reqs one of none/optional/required", reqs)
     return NodeConfig(
         host=parts.hostname,
         port=port,
@@ -115,18 +121,31 @@ def _parse_url(url: str, key: str) -> NodeConfig:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None,
         tls=parts.scheme == "rediss",
-        ssl_cert_reqs=reqs,
-        ssl_ca_certs=query.get("ssl_ca_certs"),
+        **_tls_options(query, key),
     )
 
 
+def _tls_options(options: Mapping[str, Any], key: str) -> dict[str, Any]:
+    reqs = options.get("ssl_cert_reqs", "required")
+    if reqs not in _SSL_REQS:
+        raise _error(key, "nodes with ssl_cert_reqs one of none/optional/required", reqs)
+    paths = {name: options.get(name) for name in _TLS_OPTIONS[1:]}
+    for name, path in paths.items():
+        if path is not None and (not isinstance(path, str) or not path):
+            raise _error(key, f"nodes whose {name} is the path of a file", path)
+    if paths["ssl_keyfile"] and not paths["ssl_certfile"]:
+        raise _error(key, "nodes with an ssl_certfile when they have an ssl_keyfile", paths)
+    return {"ssl_cert_reqs": reqs, **paths}
+
+
 def _parse_dict(value: Mapping[str, Any], key: str) -> NodeConfig:
+    shown = {**value, "password": "***"} if "password" in value else value
     unknown = set(value) - _NODE_KEYS
     if unknown or not isinstance(value.get("host"), str) or not value["host"]:
-        raise _error(key, f"node dicts with a 'host' and only the keys {sorted(_NODE_KEYS)}", value)
+        raise _error(key, f"node dicts with a 'host' and only the keys {sorted(_NODE_KEYS)}", shown)
     port, db = value.get("port", 6379), value.get("db", 0)
     if not _is_int(port) or not 0 < port < 65536 or not _is_int(db) or db < 0:
-        raise _error(key, "node dicts with an integer port (1-65535) and db (>= 0)", value)
+        raise _error(key, "node dicts with an integer port (1-65535) and db (>= 0)", shown)
     return NodeConfig(
         host=value["host"],
         port=port,
@@ -134,6 +153,7 @@ def _parse_dict(value: Mapping[str, Any], key: str) -> NodeConfig:
         username=value.get("username"),
         password=value.get("password"),
         tls=bool(value.get("ssl", False)),
+        **_tls_options(value, key),
     )
 
 
@@ -173,6 +193,12 @@ class LayerConfig:
     channel_capacity: dict[str, int]
     expiry: float
     on_health_change: Callable[..., Any] | None
+    signing: bool = True
+    #: Derived bus keys, the signing one first (empty without nodes or with signing off).
+    signing_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    #: Where the keys come from, for messages: "SECRET_KEY" or "CONFIG['signing_keys']".
+    signing_key_source: str = "SECRET_KEY"
+    signing_max_age: float | None = 60.0
 
 
 def parse_config(options: Mapping[str, Any]) -> LayerConfig:
@@ -236,6 +262,7 @@ def parse_config(options: Mapping[str, Any]) -> LayerConfig:
         channel_capacity=dict(values["channel_capacity"]),
         expiry=float(values["expiry"]),
         on_health_change=_import_callback(values["on_health_change"]),
+        **_parse_signing(values, bool(parsed)),
     )
 
 
@@ -260,3 +287,82 @@ def _import_callback(path: Any) -> Callable[..., Any] | None:
     if not callable(callback):
         raise _error("on_health_change", expected, path)
     return callback
+
+
+def _parse_signing(values: Mapping[str, Any], has_nodes: bool) -> dict[str, Any]:
+    """``signing``, ``signing_keys`` and ``signing_max_age``; the keys are derived only when
+    messages will leave the process (at least one node), never shown in messages."""
+    _check(values, "signing", lambda v: isinstance(v, bool), "True or False")
+    _check(
+        values,
+        "signing_max_age",
+        lambda v: v is None or (_is_number(v) and v > 0),
+        "None or a number of seconds > 0",
+    )
+    signing, dedicated = values["signing"], values["signing_keys"]
+    if dedicated is not None:
+        _check_dedicated_keys(dedicated)
+        if not signing:
+            raise ImproperlyConfigured(
+                "MultiRedisChannelLayer CONFIG['signing_keys'] is set but CONFIG['signing'] "
+                "is False: remove one of them."
+            )
+    max_age = values["signing_max_age"]
+    parsed: dict[str, Any] = {
+        "signing": signing,
+        "signing_max_age": None if max_age is None else float(max_age),
+        "signing_key_source": "SECRET_KEY" if dedicated is None else "CONFIG['signing_keys']",
+    }
+    if signing and has_nodes:
+        secrets = list(dedicated) if dedicated is not None else _django_secrets()
+        parsed["signing_keys"] = tuple(derive_key(secret) for secret in secrets)
+    return parsed
+
+
+def _check_dedicated_keys(keys: Any) -> None:
+    expected = (
+        f"a non-empty list of secrets (str or bytes) of at least {MIN_SIGNING_KEY_LENGTH} "
+        "characters, the signing key first"
+    )
+    if not isinstance(keys, list | tuple) or not keys:
+        kind = type(keys).__name__
+        raise ImproperlyConfigured(
+            f"MultiRedisChannelLayer CONFIG['signing_keys'] must be {expected} (got a {kind})."
+        )
+    for index, key in enumerate(keys):
+        if not isinstance(key, str | bytes) or len(key) < MIN_SIGNING_KEY_LENGTH:
+            # Never echo the value: it is (meant to be) a secret.
+            size = f" of {len(key)} characters" if isinstance(key, str | bytes) else ""
+            raise ImproperlyConfigured(
+                f"MultiRedisChannelLayer CONFIG['signing_keys'][{index}] must be a secret "
+                f"(str or bytes) of at least {MIN_SIGNING_KEY_LENGTH} characters, not a "
+                f"{type(key).__name__}{size}; e.g. secrets.token_urlsafe(32)."
+            )
+
+
+def _django_secrets() -> list[str | bytes]:
+    """``SECRET_KEY`` then ``SECRET_KEY_FALLBACKS``, checked."""
+    from django.conf import settings
+
+    hint = "or give CONFIG['signing_keys'], or set CONFIG['signing'] to False"
+    try:
+        secret = settings.SECRET_KEY
+    except ImproperlyConfigured as error:
+        raise ImproperlyConfigured(
+            f"MultiRedisChannelLayer signs messages with a key derived from SECRET_KEY: "
+            f"{error} Set SECRET_KEY, {hint}."
+        ) from None
+    fallbacks = getattr(settings, "SECRET_KEY_FALLBACKS", [])
+    if not isinstance(fallbacks, list | tuple):
+        raise ImproperlyConfigured(
+            "MultiRedisChannelLayer verifies messages with keys derived from "
+            f"SECRET_KEY_FALLBACKS, which must be a list (got a {type(fallbacks).__name__})."
+        )
+    for index, fallback in enumerate(fallbacks):
+        if not isinstance(fallback, str | bytes) or not fallback:
+            raise ImproperlyConfigured(
+                "MultiRedisChannelLayer verifies messages with keys derived from "
+                f"SECRET_KEY_FALLBACKS: SECRET_KEY_FALLBACKS[{index}] must be a non-empty "
+                f"string (got a {type(fallback).__name__})."
+            )
+    return [secret, *fallbacks]

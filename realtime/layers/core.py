@@ -23,6 +23,7 @@ from channels.exceptions import ChannelFull
 
 from ..names import group_namespace
 from .local import LocalChannels
+from .signing import COUNTERS, BusSigner, SignatureRejected, unverified_envelope
 from .subscriptions import NamespaceSubscriptions
 from .throttle import throttled
 from .transports import BusMember, RedisNodes
@@ -66,6 +67,11 @@ class LayerCore:
         self.local = LocalChannels(layer.get_capacity, config.expiry)
         self.compressor = Compressor(config.compression, config.compression_threshold)
         self.dedupe = Deduplicator()
+        self.signer = (
+            BusSigner(config.signing_keys, config.signing_max_age)
+            if config.signing and config.nodes
+            else None
+        )
         self.stats: Counter[str] = Counter()
         self._sequence = itertools.count(1)
         self._prefix = config.prefix
@@ -229,6 +235,8 @@ class LayerCore:
         if self.config.nodes or len(self.layer.bus.members) > 1:
             flags, wire_body = self.compressor.compress(body)
             payload = pack_envelope(flags, self.origin, next(self._sequence), target, wire_body)
+            if self.signer is not None:
+                payload = self.signer.sign(redis_channel, payload)
             self.stats["published"] += 1
             return await self.transport.publish(redis_channel, payload)
         return True
@@ -236,7 +244,15 @@ class LayerCore:
     def on_message(self, redis_channel: bytes, payload: bytes) -> None:
         """Handle one payload heard on ``redis_channel`` (called for every message)."""
         try:
-            envelope = unpack_envelope(payload)
+            if self.signer is None:
+                signed = unverified_envelope(payload)
+            else:
+                signed = self.signer.verify(redis_channel, payload)
+        except SignatureRejected as rejected:
+            self._rejected(redis_channel, rejected)
+            return
+        try:
+            envelope = unpack_envelope(signed)
         except MalformedMessage as error:
             self._malformed(redis_channel, error)
             return
@@ -300,6 +316,20 @@ class LayerCore:
             error,
         )
 
+    def _rejected(self, redis_channel: bytes, rejected: SignatureRejected) -> None:
+        counter = COUNTERS[rejected.kind]
+        self.stats[counter] += 1
+        throttled(
+            ("signature", rejected.kind, redis_channel),
+            logging.WARNING,
+            "Dropping a message on %s: %s. Keys from %s; %s so far: %d",
+            redis_channel.decode(errors="replace"),
+            rejected,
+            self.config.signing_key_source,
+            counter,
+            self.stats[counter],
+        )
+
     def _health_changed(self, node: RedisNode, kind: str, ok: bool, error: str | None) -> None:
         self.layer.health_changed(self, node, kind, ok, error)
 
@@ -330,4 +360,10 @@ class LayerCore:
     def counters(self) -> dict[str, int]:
         """Traffic counters of this instance."""
         retries = self.transport.retries
-        return {**self.stats, "expired": self.local.expired, "publish_retries": retries}
+        signature_drops = dict.fromkeys(COUNTERS.values(), 0) if self.signer else {}
+        return {
+            **signature_drops,
+            **self.stats,
+            "expired": self.local.expired,
+            "publish_retries": retries,
+        }

@@ -165,7 +165,8 @@ class MultiRedisChannelLayer(BaseChannelLayer):
     def stats(self) -> dict[str, int]:
         """Traffic counters of the running loop's instance: published, received,
         duplicates_dropped, channel_full_drops, group_messages_dropped, malformed_dropped,
-        expired, publish_retries."""
+        expired, publish_retries and, with signing on, the messages dropped for their
+        signature: unsigned_dropped, unknown_key_dropped, forged_dropped, stale_dropped."""
         core = self._any_core()
         return core.counters() if core is not None else {}
 
@@ -189,7 +190,8 @@ class MultiRedisChannelLayer(BaseChannelLayer):
     def _address(self, url_or_address: str) -> str:
         address = parse_node(url_or_address, "address").key
         if address not in {node.key for node in self.nodes}:
-            raise ValueError(f"{url_or_address!r} is not one of this layer's Redis nodes")
+            # The address, not the URL: a URL may carry a password.
+            raise ValueError(f"{address} is not one of this layer's Redis nodes")
         return address
 
     async def add_node(self, url: str | dict[str, Any]) -> None:

@@ -270,6 +270,9 @@ class RedisNode:
             future = self._pongs.popleft()
             if not future.done():
                 future.set_result(None)
+        elif kind == b"error":
+            # A refused subscription: what waits for a confirmation fails with the reason.
+            self._fail_pending(reply[1])
 
     # -- health --------------------------------------------------------------------------
 

@@ -150,6 +150,10 @@ class RespConnection(asyncio.Protocol):
             self.on_push(reply)
             return
         if not self._waiters:
+            if self.on_push is not None and isinstance(reply, hiredis.ReplyError):
+                # In pub/sub mode a refused SUBSCRIBE (an ACL without the channel) answers
+                # with an error instead of a push.
+                self.on_push([b"error", reply])
             return
         waiter = self._waiters.popleft()
         if waiter.done():

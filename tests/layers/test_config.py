@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 
 import pytest
@@ -9,6 +10,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from realtime.layers import MultiRedisChannelLayer
 from realtime.layers.config import DEFAULTS, parse_config, parse_node
+from realtime.layers.signing import derive_key
+
+NODES = ["redis://127.0.0.1:1"]  # never connected: construction does not connect
 
 
 def health_printer(**kwargs):
@@ -24,10 +28,13 @@ def test_defaults():
     assert config.compression_threshold == 1024
     assert config.auto_unsubscribe is True and config.preset_namespaces == frozenset()
     assert config.on_health_change is None
+    assert (config.signing, config.signing_max_age) == (True, 60.0)
+    assert config.signing_keys == ()  # no nodes: nothing leaves the process, no key needed
     assert set(DEFAULTS) == {
         "nodes", "prefix", "strategy", "health_check_interval", "health_check_timeout",
         "preset_namespaces", "auto_unsubscribe", "redundancy", "compression",
         "compression_threshold", "capacity", "channel_capacity", "expiry", "on_health_change",
+        "signing", "signing_keys", "signing_max_age",
     }  # fmt: skip
 
 
@@ -52,6 +59,15 @@ def test_dict_nodes():
     assert node.key == "rediss://r1:7001/3" and node.password == "x"
 
 
+def test_tls_options_in_urls_and_dicts():
+    url = "rediss://u:p@r1:6380/0?ssl_ca_certs=/ca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem"
+    options = {"ssl_ca_certs": "/ca.pem", "ssl_certfile": "/c.pem", "ssl_keyfile": "/k.pem"}
+    from_dict = parse_node({"host": "r1", "port": 6380, "ssl": True, "username": "u", **options})
+    for node in (parse_node(url), from_dict):
+        assert (node.ssl_ca_certs, node.ssl_certfile, node.ssl_keyfile) == tuple(options.values())
+        assert node.ssl_cert_reqs == "required" and node.key == "rediss://r1:6380/0"
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
@@ -60,6 +76,10 @@ def test_dict_nodes():
         ({"nodes": ["redis://:pw@a/x"]}, "not 'redis://:***@a/x'"),
         ({"nodes": ["redis://a:99999"]}, "CONFIG['nodes']"),
         ({"nodes": ["redis://a?timeout=3"]}, "only query options are ssl_cert_reqs"),
+        ({"nodes": ["rediss://a?ssl_cert_reqs=maybe"]}, "ssl_cert_reqs one of none/optional"),
+        ({"nodes": ["rediss://a?ssl_keyfile=/k.pem"]}, "an ssl_certfile when they have an ssl_k"),
+        ({"nodes": [{"host": "a", "ssl_ca_certs": 1}]}, "whose ssl_ca_certs is the path of a f"),
+        ({"nodes": [{"host": "a", "port": 0, "password": "pw"}]}, "'password': '***'"),
         ({"nodes": [{"port": 1}]}, "node dicts with a 'host'"),
         ({"nodes": [{"host": "a", "port": "1"}]}, "integer port"),
         ({"nodes": ["redis://a", "redis://a:6379/0"]}, "without duplicate addresses"),
@@ -82,6 +102,20 @@ def test_dict_nodes():
         ({"on_health_change": "no.such.module"}, "CONFIG['on_health_change'] 'no.such"),
         ({"on_health_change": "realtime.layers.config.DEFAULTS"}, "CONFIG['on_health_change']"),
         ({"hosts": ["redis://a"]}, "Unknown MultiRedisChannelLayer CONFIG key 'hosts'"),
+        ({"signing": "yes"}, "CONFIG['signing'] must be True or False"),
+        ({"signing_max_age": 0}, "CONFIG['signing_max_age'] must be None or a number of seconds"),
+        ({"signing_keys": "k" * 40}, "CONFIG['signing_keys'] must be a non-empty list of secrets"),
+        ({"signing_keys": []}, "CONFIG['signing_keys'] must be a non-empty list of secrets"),
+        (
+            {"signing_keys": ["k" * 40, "short-secret"]},
+            "CONFIG['signing_keys'][1] must be a secret (str or bytes) of at least 32 characters, "
+            "not a str of 12 characters",
+        ),
+        ({"signing_keys": ["k" * 40, 7]}, "CONFIG['signing_keys'][1] must be a secret"),
+        (
+            {"signing": False, "signing_keys": ["k" * 40]},
+            "CONFIG['signing_keys'] is set but CONFIG['signing'] is False",
+        ),
     ],
 )
 def test_invalid_values_raise_at_construction_naming_the_key(config, message):
@@ -101,3 +135,55 @@ def test_settings_use_the_layer_in_process_without_nodes():
     layer = get_channel_layer()
     assert isinstance(layer, MultiRedisChannelLayer)
     assert layer.is_process_local and layer.config.nodes == ()
+
+
+def test_bus_keys_are_derived_from_secret_key_and_its_fallbacks(settings):
+    settings.SECRET_KEY = "current-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = ["previous-" + "y" * 50]
+    layer = MultiRedisChannelLayer(nodes=NODES)
+    expected = (derive_key(settings.SECRET_KEY), derive_key(settings.SECRET_KEY_FALLBACKS[0]))
+    assert layer.config.signing_keys == expected
+    assert layer.config.signing_key_source == "SECRET_KEY"
+    shown = repr(layer.config)
+    assert "current-" not in shown and "previous-" not in shown
+    assert "signing_keys" not in shown and expected[0].hex() not in shown
+
+
+def test_dedicated_signing_keys_replace_secret_key(settings):
+    keys = ["a" * 32, b"b" * 40]
+    layer = MultiRedisChannelLayer(nodes=NODES, signing_keys=keys)
+    assert layer.config.signing_keys == (derive_key("a" * 32), derive_key(b"b" * 40))
+    assert derive_key(settings.SECRET_KEY) not in layer.config.signing_keys
+    assert layer.config.signing_key_source == "CONFIG['signing_keys']"
+
+
+def test_a_bad_dedicated_key_is_never_shown():
+    with pytest.raises(ImproperlyConfigured) as error:
+        MultiRedisChannelLayer(signing_keys=["almost-a-secret"])
+    assert "almost-a-secret" not in str(error.value)
+
+
+def test_signing_needs_a_secret_key_only_when_messages_leave_the_process(settings):
+    settings.SECRET_KEY = ""
+    assert MultiRedisChannelLayer().config.signing_keys == ()  # zero nodes: no key needed
+    with pytest.raises(ImproperlyConfigured) as error:
+        MultiRedisChannelLayer(nodes=NODES)
+    message = str(error.value)
+    assert "signs messages with a key derived from SECRET_KEY" in message
+    assert "CONFIG['signing_keys']" in message and "CONFIG['signing'] to False" in message
+    unsigned = MultiRedisChannelLayer(nodes=NODES, signing=False)
+    assert (unsigned.config.signing, unsigned.config.signing_keys) == (False, ())
+
+
+@pytest.mark.parametrize(
+    ("fallbacks", "message"),
+    [
+        ("old-key", "SECRET_KEY_FALLBACKS, which must be a list (got a str)"),
+        (["old-key", ""], "SECRET_KEY_FALLBACKS[1] must be a non-empty string (got a str)"),
+        ([None], "SECRET_KEY_FALLBACKS[0] must be a non-empty string (got a NoneType)"),
+    ],
+)
+def test_bad_secret_key_fallbacks_are_named(settings, fallbacks, message):
+    settings.SECRET_KEY_FALLBACKS = fallbacks
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        MultiRedisChannelLayer(nodes=NODES)

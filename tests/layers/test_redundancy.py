@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from realtime.layers.strategies import ring_order
+from tests.support.layer_peer import peer_environment
 from tests.support.processes import ROOT
 from tests.support.waiting import within
 
@@ -31,7 +32,7 @@ async def test_redundancy_two_loses_nothing_and_delivers_once(redis_nodes, make_
             "--group", "r-flow.1", "--count", str(COUNT), "--redundancy", "2",
             "--rate", "2500",
         ],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT, env=peer_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         received: list[int] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 from typing import Any
@@ -23,25 +24,36 @@ class RedisServer(ServerProcess):
     name = "redis"
 
     def __init__(
-        self, port: int | None = None, password: str | None = None, tls: bool = False
+        self,
+        port: int | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        tls_client_auth: bool = False,
     ) -> None:
         super().__init__(port)
         self.password = password
         self.tls = tls
+        self.tls_client_auth = tls_client_auth
         self.directory = tempfile.mkdtemp(prefix="redis-")
         if tls:
             self._make_certificate()
 
     @property
     def certificate(self) -> str:
-        """The self-signed certificate (for 127.0.0.1) of a TLS server; also its CA."""
+        """The self-signed certificate (for 127.0.0.1) of a TLS server; also its CA, and a
+        client certificate it accepts (``tls_client_auth``) together with :attr:`key`."""
         return f"{self.directory}/cert.pem"
+
+    @property
+    def key(self) -> str:
+        """The private key of :attr:`certificate`."""
+        return f"{self.directory}/key.pem"
 
     def _make_certificate(self) -> None:
         subprocess.run(
             [
                 "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                "-keyout", f"{self.directory}/key.pem", "-out", self.certificate,
+                "-keyout", self.key, "-out", self.certificate,
                 "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
             ],
             check=True, capture_output=True, timeout=30,
@@ -59,8 +71,9 @@ class RedisServer(ServerProcess):
         if self.tls:
             command[1:3] = ["--port", "0", "--tls-port", str(self.port)]
             command += [
-                "--tls-cert-file", self.certificate, "--tls-key-file", f"{self.directory}/key.pem",
-                "--tls-ca-cert-file", self.certificate, "--tls-auth-clients", "no",
+                "--tls-cert-file", self.certificate, "--tls-key-file", self.key,
+                "--tls-ca-cert-file", self.certificate,
+                "--tls-auth-clients", "yes" if self.tls_client_auth else "no",
             ]  # fmt: skip
         return command
 
@@ -81,12 +94,20 @@ class RedisServer(ServerProcess):
         import hiredis
 
         reader = hiredis.Reader(encoding="utf-8")
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+        with self._connect(timeout) as sock:
             if self.password:
                 sock.sendall(hiredis.pack_command(("AUTH", self.password)))
                 _read_reply(sock, reader)
             sock.sendall(hiredis.pack_command(tuple(str(a) for a in args)))
             return _read_reply(sock, reader)
+
+    def _connect(self, timeout: float) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        if not self.tls:
+            return sock
+        context = ssl.create_default_context(cafile=self.certificate)
+        context.load_cert_chain(self.certificate, self.key)
+        return context.wrap_socket(sock, server_hostname="127.0.0.1")
 
     def subscribers(self, channel: str) -> int:
         """How many connections are subscribed to ``channel`` (``PUBSUB NUMSUB``)."""
