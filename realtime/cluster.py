@@ -127,6 +127,7 @@ class Membership:
         # Observers only: names live peers vouch for (name -> when we were told).
         self.vouched: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
         self._throttled = ThrottledLogger(logger, 60.0)
 
     @property
@@ -160,15 +161,25 @@ class Membership:
     async def start(self) -> None:
         """Start announcing (nothing to do in single-node mode)."""
         if self._task is None and self.hub.distributed:
+            self._wake = asyncio.Event()
+            signals.redis_health_changed.connect(self._on_own_redis_health)
             self._task = asyncio.get_running_loop().create_task(
                 self._announce_loop(), name="realtime-membership"
             )
+
+    def _on_own_redis_health(self, sender: Any = None, layer: Any = None, **kwargs: Any) -> None:
+        # Announce at once when this node's Redis health changes: peers must stop publishing
+        # on a Redis node this one cannot read *before* it misses messages there, not up to an
+        # interval later (and resume as soon as it reads again).
+        if layer is self.hub.link.layer and self._wake is not None:
+            self._wake.set()
 
     async def stop(self) -> None:
         """Stop announcing and tell the others this node is leaving (they drop it at once)."""
         task, self._task = self._task, None
         if task is None:
             return
+        signals.redis_health_changed.disconnect(self._on_own_redis_health)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -190,7 +201,10 @@ class Membership:
                 )
             self.sweep()
             self.latency.record(layer_health(self.hub.link.layer) or [])
-            await asyncio.sleep(self.interval)
+            assert self._wake is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
 
     async def on_presence(self, message: dict[str, Any]) -> None:
         """Record another node's announcement."""

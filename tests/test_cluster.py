@@ -309,3 +309,26 @@ async def test_lifespan_starts_and_stops_the_node():
         await app.send_input({"type": "lifespan.shutdown"})
         assert await app.receive_output(2) == {"type": "lifespan.shutdown.complete"}
         assert not hub.link.is_node and hub.cluster._task is None
+
+
+async def test_a_redis_health_change_is_announced_at_once():
+    layer = SharedLayer()
+    a, b = Hub(layer=layer, name="a"), Hub(layer=layer, name="b")
+    with override_settings(REALTIME={"NODE_HEARTBEAT_INTERVAL": 30.0}):
+        try:
+            for hub in (a, b):
+                await hub.start_node()
+            await async_wait_until(lambda: "a" in b.cluster.peers, 3, "b never heard a")
+            first_seen = b.cluster.peers["a"].last_seen
+            signals.redis_health_changed.send(sender=object, layer=SharedLayer(), event="down")
+            await asyncio.sleep(0.2)
+            assert b.cluster.peers["a"].last_seen == first_seen, "another layer's change counted"
+            signals.redis_health_changed.send(sender=object, layer=layer, event="down")
+            await async_wait_until(
+                lambda: b.cluster.peers["a"].last_seen > first_seen,
+                2,
+                "a did not announce its Redis health change before the 30 s interval",
+            )
+        finally:
+            for hub in (a, b):
+                await hub.stop()
