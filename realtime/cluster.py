@@ -46,6 +46,7 @@ class NodeInfo:
     rooms: int
     users: int
     redis: list[dict[str, Any]] | None = None
+    counters: dict[str, int] | None = None
     last_seen: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,12 +73,30 @@ def layer_health(layer: Any) -> list[dict[str, Any]] | None:
     return entries
 
 
+def node_counters(layer: Any) -> dict[str, int]:
+    """What the limits refused or dropped (realtime.metrics) and the layer's traffic
+    counters (prefixed ``layer_``)."""
+    from .metrics import metrics
+
+    counters = metrics.snapshot()
+    stats = getattr(layer, "stats", None)
+    if stats is not None:
+        counters.update({f"layer_{name}": value for name, value in stats().items()})
+    return counters
+
+
 def redis_key(entry: dict[str, Any]) -> str:
     """A stable name for a Redis node in a health entry (its address, never a password)."""
     for key in ("address", "url", "key"):
         if entry.get(key):
             return str(entry[key])
     return f"{entry.get('host')}:{entry.get('port')}"
+
+
+def _readable(health: list[dict[str, Any]]) -> set[str]:
+    # A peer reads a Redis node it lists without a broken subscription; one it does not list
+    # at all (just added elsewhere, not yet there) it cannot read either.
+    return {redis_key(entry) for entry in health if entry.get("subscribe_ok") is not False}
 
 
 def redis_healthy(entry: dict[str, Any]) -> bool:
@@ -156,6 +175,7 @@ class Membership:
             rooms=hub.room_count,
             users=len(hub.local.users),
             redis=layer_health(hub.link.layer) if hub.distributed else None,
+            counters=node_counters(hub.link.layer),
         )
 
     async def start(self) -> None:
@@ -229,7 +249,8 @@ class Membership:
     def _share_subscriber_health(self) -> None:
         """Make this node's publishers avoid Redis nodes that a live peer cannot read from.
 
-        A node whose subscription to a Redis node is broken would silently miss every
+        A node whose subscription to a Redis node is broken, or that does not have the node
+        (yet: ``realtime_redis add`` reaches the nodes one by one), would silently miss every
         message published there (the seed's defect); every peer announces what it can read.
         """
         layer = self.hub.link.layer
@@ -239,12 +260,11 @@ class Membership:
         ours = {redis_key(entry) for entry in layer_health(layer) or []}
         unreadable = sorted(
             {
-                redis_key(entry)
+                address
                 for info in self.peers.values()
-                for entry in info.redis or []
-                if entry.get("subscribe_ok") is False
+                if info.redis is not None
+                for address in ours - _readable(info.redis)
             }
-            & ours
         )
         if unreadable == self.excluded_redis:
             return

@@ -40,6 +40,7 @@ def cluster_status(hub: Hub) -> dict[str, Any]:
         if name not in {n["name"] for n in nodes}
     ]
     redis_nodes = sorted({entry["key"] for node in nodes for entry in node["redis"]})
+    counters = sorted({name for node in nodes for name in node.get("counters") or {}})
     return {
         "generated": now,
         "serving_node": hub.name,
@@ -48,6 +49,7 @@ def cluster_status(hub: Hub) -> dict[str, Any]:
         "nodes": nodes,
         "departed": departed,
         "redis_nodes": redis_nodes,
+        "counters": counters,
         "latency_history": membership.latency.as_dict(),
         "health_log_dropped": hub.health_log.dropped,
     }

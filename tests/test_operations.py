@@ -82,6 +82,8 @@ def test_status_of_a_lone_hub():
         0,
         [],
     )
+    assert node["counters"]["slow_client_closes"] == 0
+    assert "rate_limit_closes" in status["counters"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -52,6 +53,8 @@ def run_with_hub(work: Callable[[Hub], Awaitable[T]], observe: bool = False) -> 
     """Run ``work`` with an observer hub in a fresh event loop; clean up afterwards."""
 
     async def main() -> T:
+        # The layer's INFO lines (Redis connections coming up) are noise on a command's stderr.
+        logging.getLogger("realtime.layers").setLevel(logging.WARNING)
         hub = Hub(name=f"cli-{socket.gethostname()}-{os.getpid()}", role="observer")
         if not hub.distributed:
             raise CommandError(SINGLE_NODE)

@@ -57,6 +57,8 @@ async def test_status_page_is_live(cluster, pages):
         for index in range(2):
             await expect(cells.nth(index)).to_have_attribute("data-health", "healthy")
     await expect(page.locator(".rt-chart")).to_have_count(2, timeout=5_000)
+    published = page.locator('#rt-counters tr[data-counter="layer_published"] td')
+    await expect(published).to_have_count(3)
 
     page_loads = []
     page.on("load", lambda _: page_loads.append(time.monotonic()))

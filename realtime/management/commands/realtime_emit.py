@@ -24,6 +24,9 @@ class Command(BaseCommand):
     """``realtime_emit``: broadcast / user / users / room pushes and server calls."""
 
     help = "Push an event to clients, or call server nodes, through the cluster."
+    # System checks are about server nodes (e.g. their server names); a command talking to
+    # the cluster would only repeat them on every run.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         """One sub-command per kind of target."""

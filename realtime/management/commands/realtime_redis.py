@@ -31,6 +31,9 @@ class Command(BaseCommand):
     """``realtime_redis add|remove URL``."""
 
     help = "Add or remove a Redis node on every live server node."
+    # System checks are about server nodes (e.g. their server names); a command talking to
+    # the cluster would only repeat them on every run.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         """``add`` or ``remove``, then the URL."""
@@ -47,6 +50,9 @@ class Command(BaseCommand):
         async def apply(hub: Hub) -> Any:
             if not hub.cluster.live_names():
                 raise CommandError("No live server node answered: is the cluster running?")
+            if options["action"] == "add":
+                # Replies may travel through the new node: this process must read it too.
+                await hub.link.layer.add_node(url)
             return await hub.cross_server.emit(event, url, timeout=options["timeout"])
 
         result = run_with_hub(apply, observe=True)

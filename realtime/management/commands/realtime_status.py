@@ -35,10 +35,21 @@ def _redis_cell(entry: dict[str, Any] | None) -> str:
     return text + (f" - {entry['last_error']}" if entry.get("last_error") else "")
 
 
+def _nonzero_counters(status: dict[str, Any]) -> list[str]:
+    return [
+        name
+        for name in status["counters"]
+        if any((node.get("counters") or {}).get(name) for node in status["nodes"])
+    ]
+
+
 class Command(BaseCommand):
     """``realtime_status``: the admin status page's data as tables (or ``--json``)."""
 
     help = "Show the live server nodes and the health of every Redis node."
+    # System checks are about server nodes (e.g. their server names); a command talking to
+    # the cluster would only repeat them on every run.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Options."""
@@ -81,6 +92,7 @@ class Command(BaseCommand):
                 for n in nodes
             ],
         )
+        self._counters(status)
         if not status["redis_nodes"]:
             self.stdout.write("No Redis nodes reported.")
             return
@@ -97,5 +109,20 @@ class Command(BaseCommand):
                     ),
                 )
                 for key in status["redis_nodes"]
+            ],
+        )
+
+    def _counters(self, status: dict[str, Any]) -> None:
+        names = _nonzero_counters(status)
+        if not names:
+            self.stdout.write("Counters: all zero.")
+            return
+        write_table(
+            self.stdout,
+            "Counters (non-zero)",
+            ["counter", *(n["name"] for n in status["nodes"])],
+            [
+                (name, *((n.get("counters") or {}).get(name, "-") for n in status["nodes"]))
+                for name in names
             ],
         )

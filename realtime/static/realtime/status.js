@@ -89,6 +89,15 @@
     $("rt-charts").replaceChildren(...(charts.length ? charts : [el("p", { class: "rt-meta" }, "No samples.")]));
   }
 
+  function renderCounters(data) {
+    const table = $("rt-counters");
+    table.tHead.replaceChildren(el("tr", {}, el("th", {}, "counter"),
+      ...data.nodes.map((n) => el("th", {}, n.name))));
+    table.tBodies[0].replaceChildren(...data.counters.map((name) => el("tr", { "data-counter": name },
+      el("td", {}, el("code", {}, name)),
+      ...data.nodes.map((n) => el("td", {}, (n.counters || {})[name] ?? "–")))));
+  }
+
   async function refresh() {
     try {
       const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
@@ -100,6 +109,7 @@
       renderNodes(data);
       renderRedis(data);
       renderCharts(data);
+      renderCounters(data);
       $("rt-error").hidden = true;
     } catch (error) {
       $("rt-error").textContent = `Cannot refresh: ${error.message}`;
