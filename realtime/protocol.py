@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from django.core.serializers.json import DjangoJSONEncoder
-
 MAX_CALLBACK_ID_LENGTH: Final = 64
 
 # Push names the server must never send: the JS client would hand them to its lifecycle
@@ -105,8 +103,23 @@ def _refuse_constant(name: str) -> Any:
 
 
 _DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
-_ENCODER: Final = DjangoJSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-_ASCII_ENCODER: Final = DjangoJSONEncoder(allow_nan=False, separators=(",", ":"))
+_ENCODERS: tuple[json.JSONEncoder, json.JSONEncoder] | None = None
+
+
+def _encoders() -> tuple[json.JSONEncoder, json.JSONEncoder]:
+    # Imported on first use: Django's encoder module loads django.db.models, about 100 ms
+    # that scripts using only the Python client should not pay at import time.
+    global _ENCODERS
+    if _ENCODERS is None:
+        from django.core.serializers.json import DjangoJSONEncoder
+
+        _ENCODERS = (
+            DjangoJSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")),
+            DjangoJSONEncoder(allow_nan=False, separators=(",", ":")),
+        )
+    return _ENCODERS
+
+
 _ENVELOPE_KEYS: Final = frozenset({"event", "callbackId"})
 
 
@@ -149,7 +162,8 @@ def to_json(value: Any) -> str:
     decimals and UUIDs are encoded as Django's JSON encoder does.
     """
     try:
-        text = _ENCODER.encode(value)
+        encoder, ascii_encoder = _ENCODERS or _encoders()
+        text = encoder.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise PayloadNotJSON(f"payload is not strict JSON: {exc}") from None
     if not text.isascii():
@@ -157,7 +171,7 @@ def to_json(value: Any) -> str:
             text.encode("utf-8")
         except UnicodeEncodeError:
             # Lone surrogates cannot travel as UTF-8; escape them like JSON.stringify does.
-            text = _ASCII_ENCODER.encode(value)
+            text = ascii_encoder.encode(value)
     return text
 
 
