@@ -1,0 +1,110 @@
+"""Scenario 5, failover: steady room traffic across 2 nodes while a Redis node is killed.
+
+Three Redis nodes (strategy ``hash``), two daphne nodes, the fan-out room and sender. A
+warm-up shows which Redis node carries the room's traffic (the one whose PUBLISH count
+grew most); it is SIGKILLed a while into the measured step. Reported, with the layer's
+``redundancy`` 1 and 2: frames lost, messages disrupted (not delivered to every client, or
+later than 3x the pre-kill p99 and at least 50 ms), the worst latency after the kill, and
+the time to recover: from the kill until the last disrupted message was delivered (or, if
+lost, sent). No disrupted message means nothing was noticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+from .agents import agents
+from .fanout import make_rig
+from .nodes import REALTIME_APP, BenchRedis, Setup, running
+from .profiles import Profile
+from .stats import percentile
+from .ui import Ui
+
+REDUNDANCIES = (1, 2)
+MIN_LATE = 0.05
+
+
+def setup_for(redundancy: int) -> Setup:
+    """Our layer over 3 Redis nodes with the given redundancy."""
+    return Setup(
+        f"failover-r{redundancy}",
+        f"realtime, 3 Redis, redundancy {redundancy}",
+        REALTIME_APP,
+        "realtime",
+        3,
+        redundancy,
+    )
+
+
+async def run(profile: Profile, workdir: Path, ui: Ui) -> dict[str, Any]:
+    """The kill, with every redundancy."""
+    results: dict[str, Any] = {}
+    with ui.task("failover", len(REDUNDANCIES)):
+        for redundancy in REDUNDANCIES:
+            setup = setup_for(redundancy)
+            ui.note(f"failover, {setup.label}: starting 2 nodes and 3 Redis")
+            with running(setup, 2) as cluster:
+                async with agents("receivers-1", "receivers-2", "sender") as (one, two, sender):
+                    rig = await make_rig(cluster, [one, two], sender, profile, workdir)
+                    before = [server.publish_count() for server in cluster.redis]
+                    await rig.step(profile.failover_rate, max(1.0, profile.warmup_seconds))
+                    grown = [
+                        s.publish_count() - b for s, b in zip(cluster.redis, before, strict=True)
+                    ]
+                    victim = cluster.redis[grown.index(max(grown))]
+                    killed: list[float] = []
+
+                    async def kill(
+                        victim: BenchRedis = victim, killed: list[float] = killed
+                    ) -> None:
+                        await asyncio.sleep(profile.failover_kill_at)
+                        killed.append(time.monotonic())
+                        victim.kill()
+
+                    step = await rig.step(
+                        profile.failover_rate, profile.failover_seconds, during=kill, raw=True
+                    )
+            result = analyse(step, killed[0], rig.receivers_total)
+            result.update(label=setup.label, redundancy=redundancy, victim_port=victim.port)
+            results[setup.key] = result
+            ui.advance(
+                f"redundancy {redundancy}: {result['lost']} frames lost, "
+                f"{result['disrupted_messages']} messages disrupted, "
+                f"recovered in {result['recovery_ms']} ms"
+            )
+    return {"rate": profile.failover_rate, "setups": results}
+
+
+def analyse(step: dict[str, Any], killed_at: float, receivers: int) -> dict[str, Any]:
+    """Loss, disruption and recovery time of a step with a kill at ``killed_at``."""
+    seqs, lats, sent_at = step.pop("records")
+    count = len(sent_at)
+    delivered = array("I", bytes(4 * count))
+    worst = array("d", bytes(8 * count))
+    for seq, latency in zip(seqs, lats, strict=True):
+        delivered[seq] += 1
+        worst[seq] = max(worst[seq], latency)
+    before = sorted(worst[seq] for seq in range(count) if sent_at[seq] < killed_at)
+    late = max(MIN_LATE, 3 * (percentile(before, 0.99) or 0.0))
+    disrupted = [seq for seq in range(count) if delivered[seq] < receivers or worst[seq] > late]
+    ends = [
+        sent_at[seq] + (worst[seq] if delivered[seq] >= receivers else 0.0) for seq in disrupted
+    ]
+    after = [worst[seq] for seq in range(count) if sent_at[seq] >= killed_at]
+    return {
+        "messages": count,
+        "frames_expected": count * receivers,
+        "delivered": step["delivered"],
+        "lost": step["lost"],
+        "duplicates": step["duplicates"],
+        "refused": step["refused"],
+        "disrupted_messages": len(disrupted),
+        "late_threshold_ms": round(late * 1000, 1),
+        "recovery_ms": round(max(0.0, max(ends) - killed_at) * 1000, 1) if ends else 0.0,
+        "max_latency_after_kill_ms": round(max(after) * 1000, 1) if after else None,
+        "p99_ms": step["p99_ms"],
+    }
