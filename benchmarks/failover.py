@@ -1,9 +1,12 @@
-"""Scenario 5, failover: steady room traffic across 2 nodes while a Redis node is killed.
+"""Scenario 5, failover: steady room traffic across 2 nodes while a Redis node fails.
 
 Three Redis nodes (strategy ``hash``), two daphne nodes, the fan-out room and sender. A
 warm-up shows which Redis node carries the room's traffic (the one whose PUBLISH count
-grew most); it is SIGKILLed a while into the measured step. Reported, with the layer's
-``redundancy`` 1 and 2: frames lost, messages disrupted (not delivered to every client, or
+grew most); a while into the measured step it is SIGKILLed (``kill``: its connections
+close at once, as when a server crashes) or SIGSTOPped (``freeze``: it stops answering and
+its connections stay open, as when a machine hangs or the network drops packets; the layer
+only learns it from a health check). Reported, with the layer's ``redundancy`` 1 and 2:
+frames lost, messages disrupted (not delivered to every client, or
 later than 3x the pre-kill p99 and at least 50 ms), the worst latency after the kill, and
 the time to recover: from the kill until the last disrupted message was delivered (or, if
 lost, sent). No disrupted message means nothing was noticed.
@@ -12,6 +15,7 @@ lost, sent). No disrupted message means nothing was noticed.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from array import array
 from pathlib import Path
@@ -25,14 +29,15 @@ from .stats import percentile
 from .ui import Ui
 
 REDUNDANCIES = (1, 2)
+MODES = ("kill", "freeze")
 MIN_LATE = 0.05
 
 
-def setup_for(redundancy: int) -> Setup:
+def setup_for(mode: str, redundancy: int) -> Setup:
     """Our layer over 3 Redis nodes with the given redundancy."""
     return Setup(
-        f"failover-r{redundancy}",
-        f"realtime, 3 Redis, redundancy {redundancy}",
+        f"{mode}-r{redundancy}",
+        f"Redis node {'killed' if mode == 'kill' else 'frozen'}, redundancy {redundancy}",
         REALTIME_APP,
         "realtime",
         3,
@@ -40,43 +45,62 @@ def setup_for(redundancy: int) -> Setup:
     )
 
 
+def fail(victim: BenchRedis, mode: str) -> None:
+    """Kill or freeze a Redis server."""
+    if mode == "kill":
+        victim.kill()
+    else:
+        assert victim.process is not None
+        victim.process.send_signal(signal.SIGSTOP)
+
+
+def revive(victim: BenchRedis) -> None:
+    """Let a frozen server run again (so that it can be stopped); nothing for a dead one."""
+    if victim.running and victim.process is not None:
+        victim.process.send_signal(signal.SIGCONT)
+
+
 async def run(profile: Profile, workdir: Path, ui: Ui) -> dict[str, Any]:
-    """The kill, with every redundancy."""
+    """Every failure mode with every redundancy."""
     results: dict[str, Any] = {}
-    with ui.task("failover", len(REDUNDANCIES)):
-        for redundancy in REDUNDANCIES:
-            setup = setup_for(redundancy)
-            ui.note(f"failover, {setup.label}: starting 2 nodes and 3 Redis")
-            with running(setup, 2) as cluster:
-                async with agents("receivers-1", "receivers-2", "sender") as (one, two, sender):
-                    rig = await make_rig(cluster, [one, two], sender, profile, workdir)
-                    before = [server.publish_count() for server in cluster.redis]
-                    await rig.step(profile.failover_rate, max(1.0, profile.warmup_seconds))
-                    grown = [
-                        s.publish_count() - b for s, b in zip(cluster.redis, before, strict=True)
-                    ]
-                    victim = cluster.redis[grown.index(max(grown))]
-                    killed: list[float] = []
-
-                    async def kill(
-                        victim: BenchRedis = victim, killed: list[float] = killed
-                    ) -> None:
-                        await asyncio.sleep(profile.failover_kill_at)
-                        killed.append(time.monotonic())
-                        victim.kill()
-
-                    step = await rig.step(
-                        profile.failover_rate, profile.failover_seconds, during=kill, raw=True
-                    )
-            result = analyse(step, killed[0], rig.receivers_total)
-            result.update(label=setup.label, redundancy=redundancy, victim_port=victim.port)
-            results[setup.key] = result
-            ui.advance(
-                f"redundancy {redundancy}: {result['lost']} frames lost, "
-                f"{result['disrupted_messages']} messages disrupted, "
-                f"recovered in {result['recovery_ms']} ms"
-            )
+    with ui.task("failover", len(MODES) * len(REDUNDANCIES)):
+        for mode in MODES:
+            for redundancy in REDUNDANCIES:
+                setup = setup_for(mode, redundancy)
+                ui.note(f"failover, {setup.label}: starting 2 nodes and 3 Redis")
+                result = await _one(setup, mode, profile, workdir)
+                result.update(label=setup.label, mode=mode, redundancy=redundancy)
+                results[setup.key] = result
+                ui.advance(
+                    f"{setup.label}: {result['lost']} frames lost, "
+                    f"{result['disrupted_messages']} messages disrupted, "
+                    f"recovered in {result['recovery_ms']} ms"
+                )
     return {"rate": profile.failover_rate, "setups": results}
+
+
+async def _one(setup: Setup, mode: str, profile: Profile, workdir: Path) -> dict[str, Any]:
+    with running(setup, 2) as cluster:
+        async with agents("receivers-1", "receivers-2", "sender") as (one, two, sender):
+            rig = await make_rig(cluster, [one, two], sender, profile, workdir)
+            before = [server.publish_count() for server in cluster.redis]
+            await rig.step(profile.failover_rate, max(1.0, profile.warmup_seconds))
+            grown = [s.publish_count() - b for s, b in zip(cluster.redis, before, strict=True)]
+            victim = cluster.redis[grown.index(max(grown))]
+            failed_at: list[float] = []
+
+            async def failure() -> None:
+                await asyncio.sleep(profile.failover_kill_at)
+                failed_at.append(time.monotonic())
+                fail(victim, mode)
+
+            try:
+                step = await rig.step(
+                    profile.failover_rate, profile.failover_seconds, during=failure, raw=True
+                )
+            finally:
+                revive(victim)
+    return analyse(step, failed_at[0], rig.receivers_total)
 
 
 def analyse(step: dict[str, Any], killed_at: float, receivers: int) -> dict[str, Any]:

@@ -170,7 +170,10 @@ def failover_rows(failover: dict[str, Any]) -> Rows:
         ]
         for r in failover["setups"].values()
     ]
-    title = f"Failover: one of 3 Redis nodes killed at {failover['rate']} room messages/s"
+    title = (
+        f"Failover: one of 3 Redis nodes killed (SIGKILL) or frozen (SIGSTOP) under "
+        f"{failover['rate']} room messages/s"
+    )
     return title, header, rows
 
 
@@ -223,7 +226,7 @@ def target_rows(results: dict[str, Any]) -> Rows:
         if result["redundancy"] == 2:
             rows.append(
                 _target(
-                    "zero frames lost with redundancy 2 when a Redis node dies",
+                    f"zero frames lost with redundancy 2 ({result['label']})",
                     f"{result['lost']} lost",
                     result["lost"] == 0,
                 )
