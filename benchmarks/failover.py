@@ -28,8 +28,6 @@ from .profiles import Profile
 from .stats import percentile
 from .ui import Ui
 
-REDUNDANCIES = (1, 2)
-MODES = ("kill", "freeze")
 MIN_LATE = 0.05
 
 
@@ -61,21 +59,20 @@ def revive(victim: BenchRedis) -> None:
 
 
 async def run(profile: Profile, workdir: Path, ui: Ui) -> dict[str, Any]:
-    """Every failure mode with every redundancy."""
+    """Every (failure mode, redundancy) case of the profile."""
     results: dict[str, Any] = {}
-    with ui.task("failover", len(MODES) * len(REDUNDANCIES)):
-        for mode in MODES:
-            for redundancy in REDUNDANCIES:
-                setup = setup_for(mode, redundancy)
-                ui.note(f"failover, {setup.label}: starting 2 nodes and 3 Redis")
-                result = await _one(setup, mode, profile, workdir)
-                result.update(label=setup.label, mode=mode, redundancy=redundancy)
-                results[setup.key] = result
-                ui.advance(
-                    f"{setup.label}: {result['lost']} frames lost, "
-                    f"{result['disrupted_messages']} messages disrupted, "
-                    f"recovered in {result['recovery_ms']} ms"
-                )
+    with ui.task("failover", len(profile.failover_cases)):
+        for mode, redundancy in profile.failover_cases:
+            setup = setup_for(mode, redundancy)
+            ui.note(f"failover, {setup.label}: starting 2 nodes and 3 Redis")
+            result = await _one(setup, mode, profile, workdir)
+            result.update(label=setup.label, mode=mode, redundancy=redundancy)
+            results[setup.key] = result
+            ui.advance(
+                f"{setup.label}: {result['lost']} frames lost, "
+                f"{result['disrupted_messages']} messages disrupted, "
+                f"recovered in {result['recovery_ms']} ms"
+            )
     return {"rate": profile.failover_rate, "setups": results}
 
 

@@ -30,10 +30,17 @@ class Profile:
     memory_levels: tuple[int, ...]
     memory_settle: float
     heartbeat_seconds: float
-    # failover: steady room messages/s, length, when the Redis node dies
+    # failover: steady room messages/s, length, when the Redis node fails, and the
+    # (failure mode, redundancy) pairs tried
     failover_rate: int
     failover_seconds: float
     failover_kill_at: float
+    failover_cases: tuple[tuple[str, int], ...] = (
+        ("kill", 1),
+        ("kill", 2),
+        ("freeze", 1),
+        ("freeze", 2),
+    )
 
 
 FULL = Profile(
@@ -103,6 +110,7 @@ SMOKE = Profile(
     failover_rate=20,
     failover_seconds=2.0,
     failover_kill_at=0.7,
+    failover_cases=(("kill", 2), ("freeze", 1)),
 )
 
 PROFILES = {profile.name: profile for profile in (FULL, QUICK, SMOKE)}

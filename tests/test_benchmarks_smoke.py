@@ -66,6 +66,7 @@ def test_every_other_scenario_reports(run):
         assert result["sequential"]["p50_ms"] > 0
     for result in results["memory"]["setups"].values():
         assert [sample["connections"] for sample in result["samples"]] == [0, 50, 100]
+    assert list(results["failover"]["setups"]) == ["kill-r2", "freeze-r1"]
     for result in results["failover"]["setups"].values():
         assert result["delivered"] + result["lost"] == result["frames_expected"] > 0
     assert set(results["seconds"]) == {"fanout", "requests", "cross", "memory", "failover"}
