@@ -100,32 +100,40 @@ async def _one(setup: Setup, mode: str, profile: Profile, workdir: Path) -> dict
     return analyse(step, failed_at[0], rig.receivers_total)
 
 
-def analyse(step: dict[str, Any], killed_at: float, receivers: int) -> dict[str, Any]:
-    """Loss, disruption and recovery time of a step with a kill at ``killed_at``."""
-    seqs, lats, sent_at = step.pop("records")
+def analyse(step: dict[str, Any], failed_at: float, receivers: int) -> dict[str, Any]:
+    """Loss, disruption and recovery time of a step with a failure at ``failed_at``.
+
+    Frames of messages the server refused (an error reply to the sender, e.g. ``BUSY``
+    when too many of the sender's handlers wait) are counted apart from frames lost in
+    transit: only the latter are the layer's to keep.
+    """
+    seqs, lats, sent_at, refused = step.pop("records")
     count = len(sent_at)
     delivered = array("I", bytes(4 * count))
     worst = array("d", bytes(8 * count))
     for seq, latency in zip(seqs, lats, strict=True):
         delivered[seq] += 1
         worst[seq] = max(worst[seq], latency)
-    before = sorted(worst[seq] for seq in range(count) if sent_at[seq] < killed_at)
+    before = sorted(worst[seq] for seq in range(count) if sent_at[seq] < failed_at)
     late = max(MIN_LATE, 3 * (percentile(before, 0.99) or 0.0))
     disrupted = [seq for seq in range(count) if delivered[seq] < receivers or worst[seq] > late]
     ends = [
         sent_at[seq] + (worst[seq] if delivered[seq] >= receivers else 0.0) for seq in disrupted
     ]
-    after = [worst[seq] for seq in range(count) if sent_at[seq] >= killed_at]
+    after = [worst[seq] for seq in range(count) if sent_at[seq] >= failed_at]
+    missing = [max(0, receivers - delivered[seq]) for seq in range(count)]
     return {
         "messages": count,
         "frames_expected": count * receivers,
         "delivered": step["delivered"],
-        "lost": step["lost"],
+        "lost": sum(n for seq, n in enumerate(missing) if seq not in refused),
+        "not_delivered": sum(missing),
         "duplicates": step["duplicates"],
         "refused": step["refused"],
+        "refused_codes": step["refused_codes"],
         "disrupted_messages": len(disrupted),
         "late_threshold_ms": round(late * 1000, 1),
-        "recovery_ms": round(max(0.0, max(ends) - killed_at) * 1000, 1) if ends else 0.0,
-        "max_latency_after_kill_ms": round(max(after) * 1000, 1) if after else None,
+        "recovery_ms": round(max(0.0, max(ends) - failed_at) * 1000, 1) if ends else 0.0,
+        "max_latency_after_failure_ms": round(max(after) * 1000, 1) if after else None,
         "p99_ms": step["p99_ms"],
     }

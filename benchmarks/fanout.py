@@ -112,7 +112,7 @@ class FanoutRig:
             self.profile.p99_limit_ms,
         )
         if raw:
-            result["records"] = (seqs, latencies, sent_at)
+            result["records"] = (seqs, latencies, sent_at, set(sent["refused_ids"]))
         return result
 
 
@@ -181,6 +181,7 @@ def _judge(
         "lost": lost,
         "duplicates": duplicates,
         "refused": sent["refused"],
+        "refused_codes": sent["refused_codes"],
         "sender_max_lag_ms": round(sent["max_lag"] * 1000, 2),
         "passed": not problems,
         "problems": problems,

@@ -28,10 +28,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import resource
 import sys
 import time
 from array import array
+from collections import Counter
 from typing import Any
 
 from .wsload import LeanSocket, open_socket
@@ -87,12 +89,20 @@ class Recorder:
         return True
 
 
+ERROR_REPLY = re.compile(rb'"errorCode":"([^"]*)".*"callbackId":"([^"]*)"')
+
+
 class Replies:
-    """Reply frames of one connection: counts them and wakes one waiter."""
+    """Reply frames of one connection: counts them and wakes one waiter.
+
+    Error replies are also kept by callback id and counted by error code.
+    """
 
     def __init__(self) -> None:
         self.ok = 0
         self.errors = 0
+        self.error_ids: list[str] = []
+        self.error_codes: Counter[str] = Counter()
         self.waiter: asyncio.Future[bytes] | None = None
 
     def on_frame(self, data: bytes) -> None:
@@ -101,6 +111,10 @@ class Replies:
             return
         if b'"errorCode"' in data:
             self.errors += 1
+            found = ERROR_REPLY.search(data)
+            if found:
+                self.error_codes[found.group(1).decode()] += 1
+                self.error_ids.append(found.group(2).decode())
         else:
             self.ok += 1
         waiter = self.waiter
@@ -196,6 +210,7 @@ class Agent:
             self.sender = await open_socket(f"{url}?id=bench-sender", self.sender_replies.on_frame)
         replies = self.sender_replies
         ok0, errors0 = replies.ok, replies.errors
+        ids0, codes0 = len(replies.error_ids), replies.error_codes.copy()
         sent_at = array("d", bytes(8 * count))
         started = time.monotonic()
         max_lag = 0.0
@@ -231,6 +246,8 @@ class Agent:
             "max_lag": max_lag,
             "acked": replies.ok - ok0,
             "refused": replies.errors - errors0,
+            "refused_codes": dict(replies.error_codes - codes0),
+            "refused_ids": [int(i) for i in replies.error_ids[ids0:] if i.isdigit()],
             "sender_closed": self.sender.closed.done(),
             "cpu": cpu_seconds(),
         }
