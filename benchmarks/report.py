@@ -252,7 +252,8 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], Rows]]] = [
 def all_rows(results: dict[str, Any]) -> list[Rows]:
     """Every table of the run's scenarios, then the targets."""
     tables = [build(results[name]) for name, build in SECTIONS if name in results]
-    return [*tables, target_rows(results)]
+    targets = target_rows(results)
+    return [*tables, targets] if targets[2] else tables
 
 
 def print_tables(results: dict[str, Any], console: Console) -> None:
@@ -277,7 +278,11 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def plot(results: dict[str, Any], path: Path) -> Path | None:
-    """Latency percentiles vs delivered frames/s, one colour per configuration (PNG)."""
+    """Latency percentiles vs offered load (frames/s), one colour per configuration (PNG).
+
+    Offered load is the sender's rate times the clients in the room; a step that failed
+    (p99 over the limit, frames lost or refused) is drawn with a cross.
+    """
     fanout = results.get("fanout")
     if not fanout:
         return None
@@ -286,29 +291,35 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(figsize=(10, 6), dpi=110)
+    figure, axes = pyplot.subplots(figsize=(12, 6), dpi=110)
     styles = (("p50_ms", ":", "p50"), ("p95_ms", "--", "p95"), ("p99_ms", "-", "p99"))
     for index, result in enumerate(fanout["setups"].values()):
-        steps = sorted(result["steps"], key=lambda step: step["frames_per_second"])
+        steps = sorted(result["steps"], key=lambda step: step["rate"])
         colour = f"C{index}"
         for key, line, name in styles:
-            points = [(s["frames_per_second"], s[key]) for s in steps if s[key] is not None]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                label = f"{result['label']} {name}"
-                axes.plot(xs, ys, line, color=colour, marker="o", markersize=3, label=label)
+            points = [(s["rate"] * result["clients"], s[key], s["passed"]) for s in steps]
+            points = [point for point in points if point[1] is not None]
+            if not points:
+                continue
+            xs, ys, passed = zip(*points, strict=True)
+            axes.plot(xs, ys, line, color=colour, label=f"{result['label']} {name}")
+            for x, y, ok in zip(xs, ys, passed, strict=True):
+                axes.plot(x, y, "o" if ok else "x", color=colour, markersize=4 if ok else 6)
     axes.axhline(fanout["p99_limit_ms"], color="grey", linewidth=0.8)
+    axes.annotate(f"p99 limit {fanout['p99_limit_ms']:g} ms", (0.01, fanout["p99_limit_ms"]),
+                  xycoords=("axes fraction", "data"), fontsize=8, color="grey",
+                  verticalalignment="bottom")  # fmt: skip
     axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_xlabel("delivered frames per second (2 nodes)")
+    axes.set_xlabel("offered load: room messages/s x clients in the room (frames/s, 2 nodes)")
     axes.set_ylabel("end-to-end latency, ms")
     machine = results.get("machine", {})
     axes.set_title(
-        f"Fan-out latency vs load: {fanout['clients_per_node']} clients per node, one room "
-        f"({machine.get('cpus', '?')} CPUs, {results.get('profile', '')} run)"
+        f"Fan-out latency vs load: {fanout['clients_per_node']} clients per node, one room; "
+        f"x = failed step ({machine.get('cpus', '?')} CPUs, {results.get('profile', '')} run)"
     )
     axes.grid(True, which="both", linewidth=0.3)
-    axes.legend(fontsize=7, ncol=2)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     figure.savefig(path)
     pyplot.close(figure)
