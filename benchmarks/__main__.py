@@ -145,11 +145,11 @@ def run(args: argparse.Namespace) -> int:
         with Ui() as ui:
             asyncio.run(run_scenarios(args, profile, workdir, ui, results))
     except KeyboardInterrupt:
-        console.print("[red]Interrupted: every process was stopped; partial results kept.")
+        console.print("[red]Interrupted: every process was stopped; finished scenarios are kept.")
         failed = True
     except Exception:
         console.print_exception()
-        console.print("[red]A scenario failed: every process was stopped; partial results kept.")
+        console.print("[red]A scenario failed: every process was stopped; finished ones are kept.")
         failed = True
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         dest="profile",
         action="store_const",
         const="full",
-        help="the README's numbers (about 20 minutes)",
+        help="the README's numbers (about 7 minutes)",
     )
     size.add_argument(
         "--smoke", dest="profile", action="store_const", const="smoke", help=argparse.SUPPRESS
