@@ -27,19 +27,35 @@
    it is replaced. When the transport cannot take a producer (an unexpected daphne or
    Twisted), nothing happens and the socket sends as before.
 
-All four are tested against a real daphne process (tests/e2e). Turn them off with
+5. **Direct writes.** daphne's path for one outgoing frame is long: the session
+   middleware's ``send`` wrapper, daphne's ``handle_reply`` coroutine, its protocol's
+   dispatch, autobahn building the frame, then Twisted's ``transport.write``. A fan-out pays
+   it once per recipient. The consumer's connections get a direct writer instead: the
+   finished frame's bytes (built once per fan-out: a server frame is not masked, so every
+   recipient gets the same bytes) go to ``transport.write`` of an open connection. It writes
+   only what autobahn would have written itself: the connection is open, no
+   per-message compression was negotiated, nothing waits in autobahn's own send queue,
+   and the frame is within the size limit; otherwise the frame takes daphne's path.
+   On a plain TCP connection with nothing waiting in Twisted's buffer the bytes are sent
+   at once (see :func:`immediate_sender`): Twisted would only have sent them on the
+   reactor's next turn, after registering and unregistering the socket for writability.
+   Whatever the kernel does not take goes through ``transport.write``, so the flow
+   control above sees these writes like any other.
+
+All five are tested against a real daphne process (tests/e2e). Turn them off with
 ``REALTIME["DAPHNE_FIXES"] = False``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
-from .socket import FLOW_CONTROL_KEY, Socket
+from .socket import FLOW_CONTROL_KEY, DirectWriter, OutgoingFrame, Socket
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +98,80 @@ def attach_flow_control(protocol: Any, socket: Socket) -> bool:
     return True
 
 
+def direct_writer(protocol: Any) -> DirectWriter | None:
+    """A writer of finished frames to the transport of an open daphne WebSocket protocol."""
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(protocol, "send_queue"):
+        return None
+    state_open = protocol.STATE_OPEN
+    write = transport.write
+    send_now = immediate_sender(transport)
+
+    def write_frame(frame: OutgoingFrame) -> bool:
+        # The cases where autobahn's sendMessage would do more than write the frame.
+        if (
+            protocol.state != state_open
+            or protocol._perMessageCompress is not None
+            or protocol.send_queue
+            or 0 < protocol.maxMessagePayloadSize < len(frame.payload)
+        ):
+            return False
+        data = frame.wire
+        if send_now is not None:
+            sent = send_now(data)
+            if sent == len(data):
+                return True
+            data = data[sent:]
+        write(data)
+        return True
+
+    return write_frame
+
+
+_TCP_STATE = ("socket", "TLS", "connected", "disconnecting", "_writeDisconnected",
+              "dataBuffer", "offset", "_tempDataBuffer")  # fmt: skip
+
+
+def immediate_sender(transport: Any) -> Callable[[bytes], int] | None:
+    """``socket.send`` on a plain TCP transport with nothing waiting in Twisted's buffer.
+
+    Twisted never writes at once: ``transport.write`` buffers and registers the socket for
+    writability (an ``epoll_ctl``), the reactor's next turn sends and unregisters it
+    (another one), through its logging-context wrappers. For a frame that fits in the
+    socket's kernel buffer, which is nearly every frame of a client that keeps up, sending
+    now does what that turn would do, sooner and without the churn. Whenever Twisted holds
+    data for the connection (or it is closing, half-closed or TLS), the sender sends nothing
+    and everything goes through ``transport.write``, keeping the order of bytes; an error
+    is left for Twisted's own write to meet and handle. None for any other transport.
+    """
+    try:
+        from twisted.internet.tcp import Connection
+    except ImportError:  # pragma: no cover - daphne depends on Twisted
+        return None
+    if not isinstance(transport, Connection) or not all(
+        hasattr(transport, name) for name in _TCP_STATE
+    ):
+        return None
+    sock = transport.socket
+
+    def send_now(data: bytes) -> int:
+        if (
+            transport.TLS
+            or not transport.connected
+            or transport.disconnecting
+            or transport._writeDisconnected
+            or transport._tempDataBuffer
+            or len(transport.dataBuffer) > transport.offset
+        ):
+            return 0
+        try:
+            return sock.send(data)
+        except OSError:
+            return 0
+
+    return send_now
+
+
 def install(max_frame_bytes: int) -> bool:
     """Apply the workarounds; returns False when daphne is not importable."""
     try:
@@ -106,7 +196,9 @@ def install(max_frame_bytes: int) -> bool:
             return
         elif kind == "websocket.accept" and FLOW_CONTROL_KEY in message:
             original(self, message)
-            attach_flow_control(self, message[FLOW_CONTROL_KEY])
+            socket = message[FLOW_CONTROL_KEY]
+            attach_flow_control(self, socket)
+            socket.attach_writer(direct_writer(self))
             return
         original(self, message)
 

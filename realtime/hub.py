@@ -31,6 +31,7 @@ from .node_link import NodeLink
 from .protocol import MISSING, encode_push, encode_reply
 from .ratelimit import ConnectionsPerAddress
 from .registry import LocalRegistry, RoomKey
+from .socket import OutgoingFrame
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -305,11 +306,14 @@ class Hub:
 
     async def deliver(self, sockets: list[Socket], frame: str) -> int:
         """Hand one finished frame to local connections; returns how many got it."""
-        message = {"type": "websocket.send", "text": frame}
+        outgoing = OutgoingFrame(frame)
+        message = outgoing.message
         sent = 0
         for socket in sockets:
             try:
-                if await socket.transmit(message):
+                # Straight to the connection when it can be (the bytes are built once for
+                # all); otherwise the ASGI send, which also holds frames for slow clients.
+                if socket.write_now(outgoing) or await socket.transmit(message):
                     sent += 1
             except Exception:
                 logger.exception("Sending a frame to %r failed", socket)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,53 @@ def _frame_size(message: dict[str, Any]) -> int:
     return len(message.get("text") or message.get("bytes") or "")
 
 
+def websocket_text_frame(payload: bytes) -> bytes:
+    """``payload`` as one final, unmasked RFC 6455 text frame: the bytes a server sends."""
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x81, length))
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x81, 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, length)
+    return header + payload
+
+
+class OutgoingFrame:
+    """One finished text frame for one or many connections.
+
+    ``message`` is the ASGI send message; ``payload`` (UTF-8) and ``wire`` (the whole
+    WebSocket frame) are built on first use, once for every connection of a fan-out: a
+    server frame is not masked, so every recipient gets the same bytes.
+    """
+
+    __slots__ = ("_payload", "_wire", "message")
+
+    def __init__(self, text: str) -> None:
+        self.message = {"type": "websocket.send", "text": text}
+        self._payload: bytes | None = None
+        self._wire: bytes | None = None
+
+    @property
+    def payload(self) -> bytes:
+        """The text, UTF-8 encoded."""
+        if self._payload is None:
+            self._payload = self.message["text"].encode("utf-8")
+        return self._payload
+
+    @property
+    def wire(self) -> bytes:
+        """The complete WebSocket frame."""
+        if self._wire is None:
+            self._wire = websocket_text_frame(self.payload)
+        return self._wire
+
+
+# Writes a finished frame straight to the connection; False when it cannot (the caller then
+# sends the ASGI message the usual way). Installed by a server integration (daphne_compat).
+DirectWriter = Callable[[OutgoingFrame], bool]
+
+
 class Socket:
     """One client connection on this node.
 
@@ -69,6 +117,7 @@ class Socket:
         "_flusher",
         "_paused",
         "_send",
+        "_writer",
         "closed",
         "flow_controlled",
         "hub",
@@ -96,6 +145,7 @@ class Socket:
         self._backlog_size = 0
         self._paused = False
         self._flusher: asyncio.Task[None] | None = None
+        self._writer: DirectWriter | None = None
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} user={self.user_id!r} path={self.path!r}>"
@@ -113,7 +163,30 @@ class Socket:
 
     async def send_text(self, text: str) -> bool:
         """Send a finished text frame; returns False when the connection is already closed."""
-        return await self.transmit({"type": "websocket.send", "text": text})
+        frame = OutgoingFrame(text)
+        return self.write_now(frame) or await self.transmit(frame.message)
+
+    def write_now(self, frame: OutgoingFrame) -> bool:
+        """Write ``frame`` straight to the connection, when the server integration allows it.
+
+        The fast path of a fan-out: no coroutine, no ASGI middleware, the frame's bytes built
+        once for all recipients. False when it did not write (no direct writer, the
+        connection is closed, or frames are being held for a slow client): the caller then
+        uses :meth:`transmit`, which knows what to do in each of those cases.
+        """
+        writer = self._writer
+        if writer is None or self.closed or self._backlog is not None:
+            return False
+        return writer(frame)
+
+    def attach_writer(self, writer: DirectWriter | None) -> None:
+        """Let the server integration write finished frames directly (see ``write_now``)."""
+        self._writer = writer
+
+    @property
+    def writes_directly(self) -> bool:
+        """True when the server integration installed a direct writer for this connection."""
+        return self._writer is not None
 
     async def transmit(self, message: dict[str, Any]) -> bool:
         """Hand a ready ASGI send message to the server (the hub shares one per fan-out).

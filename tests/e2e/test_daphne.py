@@ -139,3 +139,29 @@ async def test_frames_of_the_original_client_as_stored_in_its_repository(demo_no
         assert await within(member.recv(), 2, "no push") == (
             '{"event":"say","payload":{"action":"toRoom","msg":"to room 1000"}}'
         )
+
+
+# Frame sizes around the WebSocket header's length classes (7-bit, 16-bit, 64-bit), in
+# UTF-8 bytes of the whole frame; the last one is mostly 2-byte characters.
+PUSH_OVERHEAD = len('{"event":"big","payload":""}')
+
+
+@pytest.mark.parametrize("size", [125, 126, 65535, 65536, 200_000])
+async def test_direct_writes_arrive_byte_exact_in_order_with_replies(demo_node, size):
+    text = "x" * (size - PUSH_OVERHEAD) if size < 200_000 else "é" * ((size - PUSH_OVERHEAD) // 2)
+    async with connect(demo_node.ws_url("/ws/?id=big"), max_size=None) as ws:
+        await ws.send(json.dumps({"event": "transport", "callbackId": "t"}))
+        reply = json.loads(await within(ws.recv(), 2, "no transport reply"))
+        assert reply["payload"] == {"direct": True, "flowControlled": True}
+        request = {"event": "big", "payload": text}
+        for number in range(3):
+            await ws.send(
+                json.dumps({"event": "pushMe", "payload": request, "callbackId": f"{number}"})
+            )
+        frames = [await within(ws.recv(), 5, "a frame is missing") for _ in range(6)]
+    push = json.dumps({"event": "big", "payload": text}, ensure_ascii=False, separators=(",", ":"))
+    assert len(push.encode()) == size or size == 200_000
+    expected = []
+    for number in range(3):
+        expected += [push, f'{{"payload":{{"pushed":"big"}},"callbackId":"{number}"}}']
+    assert frames == expected

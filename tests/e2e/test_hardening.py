@@ -96,9 +96,14 @@ class TestAuthentication:
 
 async def test_sustained_flood_gets_rate_limited_then_closed_4029(node):
     async with client(node, "flooder", 12) as ws, client(node, "calm", 13) as calm:
-        for index in range(40):
+        # The burst first, answered: sent together with the rest, the 40 frames may arrive
+        # in one read and be refused up to the close before any admitted handler has run
+        # (the close then drops their replies).
+        for index in range(10):
             await ws.send(json.dumps({"event": "echo", "payload": index, "callbackId": f"{index}"}))
-        replies = []
+        replies = [json.loads(await within(ws.recv(), 5, "no echo")) for _ in range(10)]
+        for index in range(10, 40):
+            await ws.send(json.dumps({"event": "echo", "payload": index, "callbackId": f"{index}"}))
         with pytest.raises(ConnectionClosed) as closed:
             while True:
                 replies.append(json.loads(await within(ws.recv(), 5, "no close")))
@@ -200,8 +205,10 @@ async def test_client_that_stops_reading_is_closed_and_counted(node):
     slow = raw_connect(node, "slow", 30)
     try:
         async with client(node, "reader", 31, max_size=None) as reader:
-            # 10 MB to every connection, through the hub's fan-out.
-            request = {"count": 500, "size": 20_000, "to": "all", "paced": True}
+            # 10 MB to every connection, through the hub's fan-out, at most 20 MB/s: the
+            # server writes faster than this test's reader reads, and a reader that falls
+            # 1 MiB behind what the kernel buffers hold is a slow client too.
+            request = {"count": 500, "size": 20_000, "to": "all", "paced": 0.001}
             assert await call(reader, "flood", request) == {"sent": 500}
         after = await counters(node)
         assert after["slow_client_closes"] == before["slow_client_closes"] + 1
@@ -220,9 +227,19 @@ async def test_client_that_stops_reading_is_closed_and_counted(node):
 
 async def test_client_that_pauses_reading_gets_everything_in_order(node):
     before = await counters(node)
-    async with client(node, "pauser", 32, max_size=None, max_queue=1) as ws:
-        # 40 frames of 20 kB: more than daphne's write buffer, less than the bounded queue.
-        # One burst: daphne's write buffer fills before it can write anything.
+    # Frames that fit in the kernel's socket buffers are written at once; only what they
+    # cannot hold reaches daphne's write buffer and the queue. A small receive buffer and
+    # a small segment size (the server sizes its send buffer from it: on loopback's 64 kB
+    # segments it starts above 1 MB) keep those buffers small.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    sock.bind(("127.0.0.32", 0))
+    sock.connect(("127.0.0.1", node.port))
+    url = node.ws_url("/ws/?token=valid-pauser")
+    async with connect(url, sock=sock, origin=origin(node), max_size=None, max_queue=1) as ws:
+        # 40 frames of 20 kB in one burst: more than the socket buffers and daphne's write
+        # buffer hold, less than the bounded queue.
         request = {"count": 40, "size": 20_000}
         await ws.send(json.dumps({"event": "flood", "payload": request, "callbackId": "f"}))
         frames = [json.loads(await within(ws.recv(), 10, "frames stopped")) for _ in range(41)]

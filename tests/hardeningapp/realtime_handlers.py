@@ -18,7 +18,8 @@ async def flood(socket: Socket, data: Any, ack: Ack) -> Any:
     to every connection through the hub, then reply.
 
     Without ``"paced"`` the frames go out in one burst, without giving the server a chance
-    to write in between; with it, each frame is a separate step, as separate events are.
+    to write in between; with it, each frame is a separate step, as separate events are,
+    and with a number of seconds the handler also waits that long between frames.
     """
     pad = "x" * int(data["size"])
     for index in range(int(data["count"])):
@@ -27,7 +28,7 @@ async def flood(socket: Socket, data: Any, ack: Ack) -> Any:
         else:
             await socket.emit("flood", {"i": index, "pad": pad})
         if data.get("paced"):
-            await asyncio.sleep(0)
+            await asyncio.sleep(0 if data["paced"] is True else float(data["paced"]))
     return {"sent": int(data["count"])}
 
 

@@ -57,6 +57,12 @@ async def whoami(socket: Socket, data: Any, ack: Ack) -> Any:
     return {"user": socket.user_id, "params": socket.params, "path": socket.path}
 
 
+@on("transport")
+async def transport(socket: Socket, data: Any, ack: Ack) -> Any:
+    """Reply with how the server sends to this connection."""
+    return {"direct": socket.writes_directly, "flowControlled": socket.flow_controlled}
+
+
 @on("crash")
 async def crash(socket: Socket, data: Any, ack: Ack) -> None:
     """Raise, to test HANDLER_ERROR replies."""
