@@ -258,20 +258,22 @@ class Hub:
         return str(user_id) in self.local.users
 
     # -- sends ---------------------------------------------------------------------------
+    # Local connections get the frame first: they never wait for the remote publish, which
+    # may take until a frozen Redis node is detected (the caller still learns of a failure).
 
     async def broadcast(self, event: str, data: Any = MISSING) -> None:
         """Push to every connection on every node."""
         frame = encode_push(event, data)
-        await self.link.publish(names.ALL_NODES_GROUP, {"type": "realtime.all", "f": frame})
         await self.deliver(list(self.local.sockets.values()), frame)
+        await self.link.publish(names.ALL_NODES_GROUP, {"type": "realtime.all", "f": frame})
 
     async def to_user(self, user_id: Any, event: str, data: Any = MISSING) -> None:
         """Push to every connection of one user, whatever node it is on."""
         user_id = str(user_id)
         frame = encode_push(event, data)
         message = {"type": "realtime.users", "ids": [user_id], "f": frame}
-        await self.link.publish(names.user_group(user_id), message)
         await self.deliver(list(self.local.user_sockets(user_id)), frame)
+        await self.link.publish(names.user_group(user_id), message)
 
     async def to_users(self, user_ids: Iterable[Any], event: str, data: Any = MISSING) -> None:
         """Push to every connection of several users with one message per node."""
@@ -280,10 +282,10 @@ class Hub:
             await self.to_user(ids[0], event, data)
             return
         frame = encode_push(event, data)
+        await self.deliver(self._user_sockets(ids), frame)
         if ids:
             message = {"type": "realtime.users", "ids": ids, "f": frame}
             await self.link.publish(names.ALL_NODES_GROUP, message)
-        await self.deliver(self._user_sockets(ids), frame)
 
     async def to_room(
         self,
@@ -298,8 +300,8 @@ class Hub:
         excluded = [str(user_id) for user_id in exclude]
         frame = encode_push(event, data)
         message = {"type": "realtime.room", "ns": key[0], "room": key[1], "x": excluded, "f": frame}
-        await self.link.publish(names.room_group(*key), message)
         await self.deliver(self.local.room_sockets(key, frozenset(excluded)), frame)
+        await self.link.publish(names.room_group(*key), message)
 
     def _user_sockets(self, user_ids: Iterable[str]) -> list[Socket]:
         return [socket for uid in user_ids for socket in self.local.user_sockets(uid)]
