@@ -11,7 +11,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from realtime.events import registry
-from tests.support.processes import DaphneNode
+from tests.support.processes import DaphneNode, remove_migrated_database
 
 # Property-based tests stay quick in `make test`; HYPOTHESIS_PROFILE=thorough digs deeper.
 hypothesis_settings.register_profile(
@@ -72,3 +72,10 @@ async def clients():
         if client.accepted:
             with contextlib.suppress(Exception):  # already finished, or cancelled by the test
                 await client.disconnect()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_template_database() -> Iterator[None]:
+    """The migrated template database daphne nodes copy is removed after the session."""
+    yield
+    remove_migrated_database()

@@ -151,6 +151,14 @@ def migrated_database() -> Path:
     return _migrated_template
 
 
+def remove_migrated_database() -> None:
+    """Delete the session's template database (end of the test session)."""
+    global _migrated_template
+    if _migrated_template is not None:
+        _migrated_template.unlink(missing_ok=True)
+        _migrated_template = None
+
+
 class DaphneNode(ServerProcess):
     """A daphne process serving ``project.asgi:application`` on 127.0.0.1.
 
