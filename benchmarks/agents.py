@@ -10,7 +10,9 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from .nodes import ROOT, die_with_parent
+from tests.support.processes import ROOT
+
+from .nodes import die_with_parent
 
 REQUEST_TIMEOUT = 300.0
 

@@ -13,7 +13,9 @@ import os
 import sys
 from typing import Any
 
-from .nodes import ROOT, SETUPS, die_with_parent, running
+from tests.support.processes import ROOT
+
+from .nodes import SETUPS, die_with_parent, running
 from .profiles import Profile
 from .ui import Ui
 

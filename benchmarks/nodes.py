@@ -12,11 +12,10 @@ import ctypes
 import os
 import resource
 import signal
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from tests.support.processes import ROOT, DaphneNode, ServerProcess, start_all
+from tests.support.processes import DaphneNode, start_all
 from tests.support.redis import RedisServer
 
 REALTIME_APP = "project.asgi:application"
@@ -55,28 +54,16 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-class _DiesWithHarness(ServerProcess):
-    """``launch`` as in ServerProcess, with the child tied to the harness's life."""
+class BenchRedis(RedisServer):
+    """A throwaway redis-server for one benchmark configuration (dies with the harness)."""
 
-    def launch(self) -> None:
-        """Start the process without waiting."""
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command(),
-                cwd=ROOT,
-                env=self.environment(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
-            )
+    preexec = staticmethod(die_with_parent)
 
 
-class BenchRedis(RedisServer, _DiesWithHarness):
-    """A throwaway redis-server for one benchmark configuration."""
+class BenchNode(DaphneNode):
+    """A daphne node serving ``app`` under ``benchmarks.settings`` (dies with the harness)."""
 
-
-class BenchNode(DaphneNode, _DiesWithHarness):
-    """A daphne node serving ``app`` under ``benchmarks.settings``."""
+    preexec = staticmethod(die_with_parent)
 
     def __init__(
         self, app: str, server_name: str, redis_nodes: list[str], env: dict[str, str]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from realtime.layers import MultiRedisChannelLayer
+from realtime.signals import redis_health_changed
 from tests.support.redis import RedisServer
 
 
@@ -78,3 +79,21 @@ def servers(node_count, request) -> list[RedisServer]:
     if node_count == 0:
         return []
     return request.getfixturevalue("shared_redis")[:node_count]
+
+
+@pytest.fixture
+def health_events():
+    """Every redis_health_changed signal sent during the test."""
+    events: list[dict] = []
+
+    def record(sender, **kwargs):
+        events.append(kwargs)
+
+    redis_health_changed.connect(record)
+    yield events
+    redis_health_changed.disconnect(record)
+
+
+def node_health(layer, server):
+    """The layer's health entry of one Redis server."""
+    return next(n for n in layer.health() if n.port == server.port)

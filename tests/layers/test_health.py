@@ -12,28 +12,11 @@ import pytest
 
 from realtime.layers import NoHealthyRedisNode
 from realtime.layers.strategies import ring_order
-from realtime.signals import redis_health_changed
+from tests.layers.conftest import node_health
 from tests.support.waiting import async_wait_until, within
 
 INTERVAL, TIMEOUT = 0.2, 0.3
 DETECTION_BOUND = 2 * TIMEOUT + INTERVAL
-
-
-@pytest.fixture
-def health_events():
-    """Every redis_health_changed signal sent during the test."""
-    events: list[dict] = []
-
-    def record(sender, **kwargs):
-        events.append(kwargs)
-
-    redis_health_changed.connect(record)
-    yield events
-    redis_health_changed.disconnect(record)
-
-
-def node_health(layer, server):
-    return next(n for n in layer.health() if n.port == server.port)
 
 
 async def receive_all(layer, channel, count, what="messages"):

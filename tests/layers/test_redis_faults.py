@@ -17,6 +17,7 @@ import time
 import pytest
 
 from realtime.signals import redis_health_changed
+from tests.layers.conftest import node_health
 from tests.support.layer_peer import peer_environment
 from tests.support.processes import ROOT
 from tests.support.waiting import async_wait_until, wait_until, within
@@ -24,23 +25,6 @@ from tests.support.waiting import async_wait_until, wait_until, within
 HANG_SECONDS = 2.5
 OUTPUT_BUFFER_LIMIT = "pubsub 256kb 0 0"  # a hard limit, no soft one
 CLOSED_FOR_OUTPUT_BUFFER = "for overcoming of output buffer limits"
-
-
-@pytest.fixture
-def health_events():
-    """Every redis_health_changed signal sent during the test."""
-    events: list[dict] = []
-
-    def record(sender, **kwargs):
-        events.append(kwargs)
-
-    redis_health_changed.connect(record)
-    yield events
-    redis_health_changed.disconnect(record)
-
-
-def node_health(layer, server):
-    return next(n for n in layer.health() if n.port == server.port)
 
 
 def publishers_avoid_what_receiver_cannot_hear(receiver, senders):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,8 @@ class ServerProcess:
     """A subprocess listening on a port; ``start()`` waits until it accepts connections."""
 
     name = "server"
+    # Run in the child before it starts (e.g. to die with the parent); None: nothing.
+    preexec: Callable[[], None] | None = None
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -74,6 +77,7 @@ class ServerProcess:
                 env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=self.preexec,
             )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
