@@ -27,9 +27,8 @@ async def status_data(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@admin.register(ClusterStatus)
-class ClusterStatusAdmin(admin.ModelAdmin):
-    """The live status page, listed in the admin index as "Cluster status"."""
+class StaffReadOnly:
+    """Every active staff user may look; nobody adds or changes through the admin."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return _is_staff(request.user)
@@ -42,6 +41,11 @@ class ClusterStatusAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ClusterStatus)
+class ClusterStatusAdmin(StaffReadOnly, admin.ModelAdmin):
+    """The live status page, listed in the admin index as "Cluster status"."""
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -63,7 +67,7 @@ class ClusterStatusAdmin(admin.ModelAdmin):
 
 
 @admin.register(HealthEvent)
-class HealthEventAdmin(admin.ModelAdmin):
+class HealthEventAdmin(StaffReadOnly, admin.ModelAdmin):
     """Read-only log of Redis health changes and node joins/leaves."""
 
     list_display = ("created", "node", "kind", "subject", "healthy", "detail")
@@ -71,15 +75,3 @@ class HealthEventAdmin(admin.ModelAdmin):
     search_fields = ("subject", "detail", "node")
     date_hierarchy = "created"
     list_per_page = 100
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return _is_staff(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _is_staff(request.user)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
