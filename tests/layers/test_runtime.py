@@ -94,20 +94,6 @@ async def test_excluded_nodes_are_avoided_unless_nothing_else_is_left(redis_node
         layer.set_excluded_nodes(["redis://127.0.0.1:1/0"])
 
 
-@pytest.fixture
-def health_events():
-    from realtime.signals import redis_health_changed
-
-    events: list[dict] = []
-
-    def record(sender, **kwargs):
-        events.append(kwargs)
-
-    redis_health_changed.connect(record)
-    yield events
-    redis_health_changed.disconnect(record)
-
-
 @pytest.mark.parametrize(
     ("sending", "receiving"), [("zstd", None), ("zlib", "zstd"), (None, "zlib"), ("zstd", "zlib")]
 )
