@@ -27,7 +27,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from realtime.origin import AllowedHostsOriginValidator  # noqa: E402
+from realtime.connection.origin import AllowedHostsOriginValidator  # noqa: E402
 
 HEARTBEAT = ""
 

@@ -27,8 +27,8 @@ django.setup()
 
 from channels.layers import InMemoryChannelLayer  # noqa: E402
 
+from realtime.connection.socket import Socket  # noqa: E402
 from realtime.hub import Hub  # noqa: E402
-from realtime.socket import Socket  # noqa: E402
 
 
 async def sink(message: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from realtime import Socket, broadcast, on, on_connect, to_room, to_user, to_users
-from realtime.acks import Ack
+from realtime.connection.acks import Ack
 
 CHAT_NAMESPACE = "chat"
 DEFAULT_ROOM = "1000"

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync
 
 from .hub import get_hub
-from .protocol import MISSING
+from .wire.protocol import MISSING
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from .cross_server import CrossServerReply, CrossServerResult
-    from .registry import RoomKey
-    from .socket import Socket
+    from .cluster.calls import CrossServerReply, CrossServerResult
+    from .connection.socket import Socket
+    from .node.registry import RoomKey
 
 
 async def broadcast(event: str, data: Any = MISSING) -> None:
@@ -97,7 +97,7 @@ async def emit_cross_server(
     timeout: float | None = None,
 ) -> CrossServerResult:
     """Call ``@on_cross_server(event)`` handlers on the target nodes (default: all live
-    nodes) and collect their replies; see :class:`realtime.cross_server.CrossServerResult`."""
+    nodes) and collect their replies; see :class:`realtime.cluster.calls.CrossServerResult`."""
     return await get_hub().cross_server.emit(
         event, data, targets, except_self, expected_responses, timeout
     )

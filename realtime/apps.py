@@ -18,9 +18,9 @@ class RealtimeConfig(AppConfig):
     def ready(self) -> None:
         """Import every app's ``realtime_handlers`` module and wire settings and checks."""
         from . import checks  # noqa: F401  (registers the system checks)
+        from .cluster.health_log import connect_receivers
         from .conf import realtime_settings, reload_on_setting_changed
-        from .events import HANDLERS_MODULE
-        from .health_log import connect_receivers
+        from .connection.handlers import HANDLERS_MODULE
         from .startup import start_node_when_served
 
         setting_changed.connect(reload_on_setting_changed, dispatch_uid="realtime-settings")
@@ -32,6 +32,6 @@ class RealtimeConfig(AppConfig):
         except ImproperlyConfigured:
             return  # the system checks report the invalid settings
         if fixes:
-            from . import daphne_compat
+            from .connection import daphne_fixes as daphne_compat
 
             daphne_compat.install(max_bytes)

@@ -14,8 +14,8 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .auth import load_authenticator
 from .conf import DEFAULTS, validation_errors
+from .connection.auth import load_authenticator
 
 SETTINGS_HINT = "See the settings reference in README.md."
 

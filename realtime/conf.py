@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .ratelimit import DEFAULT_RATE_LIMIT, rate_limit_errors
+from .connection.limits import DEFAULT_RATE_LIMIT, rate_limit_errors
 
 DEFAULTS: dict[str, Any] = {
     # URL prefix (no leading slash) the WebSocket consumer is routed on; "ws/" serves /ws/...

@@ -1,7 +1,7 @@
 """The node's API: connections, users, rooms and sends that reach every node.
 
 Fan-out happens once per node. The hub keeps this node's connections, users and rooms in a
-:class:`~realtime.registry.LocalRegistry`, encodes each push once, and hands the finished text
+:class:`~realtime.node.registry.LocalRegistry`, encodes each push once, and hands the finished text
 frame straight to every local recipient. Other nodes are reached through the Channels layer
 API only: the hub reads one node-level channel, joins node-level groups (all nodes, each user
 with local connections, each room with local members) and publishes **one** message per send,
@@ -21,20 +21,20 @@ from weakref import WeakKeyDictionary
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from . import names
-from .cluster import PRESENCE, Membership
+from .cluster.calls import CALL, REPLY, CrossServer
+from .cluster.health_log import HealthLog
+from .cluster.membership import PRESENCE, Membership
 from .conf import realtime_settings, server_name
-from .cross_server import CALL, REPLY, CrossServer
-from .events import Registry, registry
-from .health_log import HealthLog
-from .node_link import NodeLink
-from .protocol import MISSING, encode_push, encode_reply
-from .ratelimit import ConnectionsPerAddress
-from .registry import LocalRegistry, RoomKey
-from .socket import OutgoingFrame
+from .connection.handlers import Registry, registry
+from .connection.limits import ConnectionsPerAddress
+from .connection.socket import OutgoingFrame
+from .node.link import NodeLink
+from .node.registry import LocalRegistry, RoomKey
+from .wire import names
+from .wire.protocol import MISSING, encode_push, encode_reply
 
 if TYPE_CHECKING:
-    from .socket import Socket
+    from .connection.socket import Socket
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +118,8 @@ class Hub:
             CALL: self.cross_server.on_call,
             REPLY: self.cross_server.on_reply,
         }
-        from .cluster_queries import install_system_handlers
-        from .operations import install_operations
+        from .cluster.operations import install_operations
+        from .cluster.queries import install_system_handlers
 
         install_system_handlers(self.cross_server)
         install_operations(self.cross_server)

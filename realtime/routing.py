@@ -7,7 +7,7 @@ import re
 from django.urls import URLPattern, re_path
 
 from .conf import realtime_settings
-from .consumers import RealtimeConsumer
+from .connection.consumer import RealtimeConsumer
 
 
 def websocket_urlpatterns() -> list[URLPattern]:

@@ -16,7 +16,7 @@ is added or removed at runtime. ``sender`` is the layer class; keyword arguments
 * ``healthy_publishers``, ``healthy_subscribers``, ``node_count``: counts over all nodes of
   the same layer instance after the change
 
-Cluster membership (``sender`` is :class:`realtime.cluster.Membership`):
+Cluster membership (``sender`` is :class:`realtime.cluster.membership.Membership`):
 
 * ``node_joined(name, info)`` - a server node was heard from for the first time (``info`` is
   its latest announcement as a dict).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .cluster import NodeInfo, redis_healthy, redis_key
+from .cluster.membership import NodeInfo, redis_healthy, redis_key
 
 if TYPE_CHECKING:
     from .hub import Hub

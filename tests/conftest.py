@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from realtime.events import registry
+from realtime.connection.handlers import registry
 from tests.support.processes import DaphneNode, remove_migrated_database
 
 # Property-based tests stay quick in `make test`; HYPOTHESIS_PROFILE=thorough digs deeper.

@@ -83,7 +83,7 @@ class TestTokenHook:
         assert metrics.get("auth_failures") == 1
 
     async def test_raising_hook_closes_1011_and_is_logged(self, clients, spy, caplog, monkeypatch):
-        from realtime import consumers
+        from realtime.connection import consumer as consumers
 
         monkeypatch.setattr(consumers, "_throttled_logger", None)  # a fresh log interval
         with caplog.at_level(logging.ERROR, logger="realtime"):
@@ -150,7 +150,7 @@ class TestSessionUser:
         anonymous = await clients("/ws/?token=forged")
         assert (await anonymous.closed_with())[0] == 4011
 
-    @override_settings(REALTIME={"AUTHENTICATE": "realtime.auth.session_user"})
+    @override_settings(REALTIME={"AUTHENTICATE": "realtime.connection.auth.session_user"})
     async def test_session_user_authenticator_refuses_anonymous(self, clients, spy):
         user_id, headers = await self.session_cookie()
         client = await clients("/ws/", headers=headers)

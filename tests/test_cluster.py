@@ -12,10 +12,11 @@ import logging
 import pytest
 from django.test import override_settings
 
-from realtime import cluster_queries, signals
-from realtime.acks import Ack
-from realtime.cross_server import CrossServerResult
-from realtime.events import Registry
+from realtime import signals
+from realtime.cluster import queries as cluster_queries
+from realtime.cluster.calls import CrossServerResult
+from realtime.connection.acks import Ack
+from realtime.connection.handlers import Registry
 from realtime.hub import Hub, set_hub
 from tests.support.inprocess import SharedLayer, connect
 from tests.support.waiting import async_wait_until

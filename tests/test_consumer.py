@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from realtime import on, on_connect, on_disconnect
 from realtime.hub import get_hub
-from realtime.protocol import InvalidEventName
+from realtime.wire.protocol import InvalidEventName
 from tests.support.waiting import async_wait_until, within
 
 REALTIME_LOGGER = "realtime"
@@ -255,7 +255,7 @@ class TestBadInput:
 
     @override_settings(REALTIME={"RATE_LIMIT": None})  # 200 frames at once: not a rate test
     async def test_bad_frames_do_not_flood_the_log(self, clients, caplog, monkeypatch):
-        from realtime import consumers
+        from realtime.connection import consumer as consumers
 
         monkeypatch.setattr(consumers, "_throttled_logger", None)  # a fresh interval
         client = await clients()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from channels.layers import InMemoryChannelLayer
 
+from realtime.connection.socket import OutgoingFrame, websocket_text_frame
 from realtime.hub import Hub
-from realtime.socket import OutgoingFrame, websocket_text_frame
 from tests.support.inprocess import connect
 
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from realtime import on
-from realtime.protocol import (
+from realtime.wire.protocol import (
     HEARTBEAT,
     MAX_CALLBACK_ID_LENGTH,
     REFUSED_PUSH_EVENTS,

@@ -11,9 +11,9 @@ import asyncio
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from realtime import names
+from realtime.connection.socket import Socket
 from realtime.hub import Hub, UserNotBound, UserNotConnected, is_process_local
-from realtime.socket import Socket
+from realtime.wire import names
 from tests.support.inprocess import SharedLayer, connect
 from tests.support.waiting import async_wait_until
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from realtime import names
+from realtime.wire import names
 
 VALID_GROUP = re.compile(r"^[a-zA-Z\d\-_.]{1,99}$")
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from realtime.health_log import PRUNE_EVERY
+from realtime.cluster.health_log import PRUNE_EVERY
 from realtime.hub import Hub
 from realtime.models import HealthEvent
 from realtime.status import cluster_status

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from realtime.protocol import (
+from realtime.wire.protocol import (
     HEARTBEAT,
     MISSING,
     REFUSED_PUSH_EVENTS,

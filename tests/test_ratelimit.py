@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from realtime.conf import validation_errors
-from realtime.ratelimit import (
+from realtime.connection.limits import (
     ConnectionRateLimiter,
     ConnectionsPerAddress,
     Limit,

@@ -12,9 +12,9 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 from django.test import override_settings
 
+from realtime.connection.socket import SLOW_CLIENT_CODE, Socket
 from realtime.hub import Hub
 from realtime.metrics import metrics
-from realtime.socket import SLOW_CLIENT_CODE, Socket
 from tests.support.inprocess import Recorder, connect
 from tests.support.waiting import async_wait_until
 

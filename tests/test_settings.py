@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from realtime.conf import DEFAULTS, realtime_settings, server_name, validation_errors
-from realtime.events import Registry
+from realtime.connection.handlers import Registry
 
 
 def test_defaults():
@@ -102,7 +102,7 @@ class TestRegistry:
             registry.add_event("x", second)
 
     def test_demo_handlers_were_discovered(self):
-        from realtime.events import registry
+        from realtime.connection.handlers import registry
 
         assert {"say", "joinRoom", "command"} <= set(registry.events)
         assert any(h.__module__ == "project.realtime_handlers" for h in registry.connect_hooks)

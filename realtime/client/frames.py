@@ -1,8 +1,8 @@
 """The client side of the wire protocol (PROTOCOL.md section 2): pure encode and decode.
 
-Client frames are encoded with the server's own strict-JSON encoder (``realtime.protocol``),
+Client frames are encoded with the server's own strict-JSON encoder (``realtime.wire.protocol``),
 so a payload the server could send (dates, decimals, UUIDs) the client can send too, and
-NaN/Infinity are refused with :class:`~realtime.protocol.PayloadNotJSON` before anything
+NaN/Infinity are refused with :class:`~realtime.wire.protocol.PayloadNotJSON` before anything
 goes out.
 """
 
@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from realtime.protocol import MAX_CALLBACK_ID_LENGTH, to_json
+from realtime.wire.protocol import MAX_CALLBACK_ID_LENGTH, to_json
 
 # The client's own lifecycle events. A server push with one of these names never reaches
 # their listeners (the server refuses to send them, see REFUSED_PUSH_EVENTS; the client is

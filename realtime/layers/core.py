@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from channels.exceptions import ChannelFull
 
-from ..names import group_namespace
+from ..wire.names import group_namespace
 from .local import LocalChannels
 from .signing import COUNTERS, BusSigner, SignatureRejected, unverified_envelope
 from .subscriptions import NamespaceSubscriptions

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..names import group_namespace
+from ..wire.names import group_namespace
 
 
 class LocalChannel:

@@ -16,9 +16,9 @@ from django.core.management.base import CommandError, OutputWrapper
 from rich.console import Console
 from rich.table import Table
 
-from ..cluster_queries import learn_membership
+from ..cluster.queries import learn_membership
 from ..hub import Hub, set_hub
-from ..protocol import MISSING, InvalidEventName, PayloadNotJSON, check_push_event, to_json
+from ..wire.protocol import MISSING, InvalidEventName, PayloadNotJSON, check_push_event, to_json
 
 T = TypeVar("T")
 

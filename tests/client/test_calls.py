@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from realtime.client import CallTimeout, NotConnected, ServerError
-from realtime.protocol import PayloadNotJSON
+from realtime.wire.protocol import PayloadNotJSON
 from tests.client.helpers import url_of
 from tests.support.waiting import within
 

@@ -21,7 +21,7 @@ from realtime.client.errors import CallTimeout, ClientError, ConnectionLost, Not
 from realtime.client.frames import Push, Reply, decode_server_frame, encode_event
 from realtime.client.heartbeat import Heartbeat
 from realtime.client.options import encode_params
-from realtime.protocol import REFUSED_PUSH_EVENTS, PayloadNotJSON
+from realtime.wire.protocol import REFUSED_PUSH_EVENTS, PayloadNotJSON
 
 DEFAULTS = {"threshold": 3, "interval_ms": 3000, "max_interval_ms": 120_000}
 

@@ -6,10 +6,10 @@ import asyncio
 from typing import Any
 
 from realtime import broadcast, on
-from realtime.acks import Ack
+from realtime.connection.acks import Ack
+from realtime.connection.socket import Socket
 from realtime.hub import get_hub
 from realtime.metrics import metrics
-from realtime.socket import Socket
 
 
 @on("flood")

@@ -6,8 +6,8 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
+from realtime.connection.socket import Socket
 from realtime.hub import Hub
-from realtime.socket import Socket
 
 
 class SharedLayer(InMemoryChannelLayer):

@@ -20,9 +20,9 @@ from realtime import (
     reply_to_client,
     where_is,
 )
-from realtime.acks import Ack
 from realtime.conf import server_name
-from realtime.socket import Socket
+from realtime.connection.acks import Ack
+from realtime.connection.socket import Socket
 
 
 @on("echo")

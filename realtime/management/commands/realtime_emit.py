@@ -16,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...hub import Hub
-from ...protocol import MISSING
+from ...wire.protocol import MISSING
 from ..cluster_cli import check_event, parse_payload, run_with_hub, write_json, write_table
 
 

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ...cluster.operations import REDIS_ADD, REDIS_REMOVE
 from ...hub import Hub
-from ...operations import REDIS_ADD, REDIS_REMOVE
 from ..cluster_cli import run_with_hub, write_json, write_table
 
 

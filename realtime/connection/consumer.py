@@ -1,10 +1,10 @@
 """The WebSocket consumer: one per connection, speaking protocol v1 (PROTOCOL.md).
 
 At the handshake it applies the per-address connection limit and the authentication step
-(``realtime.auth``), both before accepting. Then it runs the ``@on_connect`` hooks, answers
-the heartbeat, enforces the frame size and rate limits, dispatches client events to their
-handlers (each in its own task, so a slow handler never delays the heartbeat echo) and
-sends replies. It does not create a channel-layer channel per connection: pushes arrive
+(``realtime.connection.auth``), both before accepting. Then it runs the ``@on_connect``
+hooks, answers the heartbeat, enforces the frame size and rate limits, dispatches client
+events to their handlers (each in its own task, so a slow handler never delays the heartbeat
+echo) and sends replies. It does not create a channel-layer channel per connection: pushes arrive
 through the node's hub, which hands finished frames straight to the connection.
 """
 
@@ -16,10 +16,13 @@ from typing import Any
 
 from channels.consumer import AsyncConsumer
 
+from ..conf import realtime_settings
+from ..hub import Hub, get_hub
+from ..metrics import metrics
+from ..throttled_log import ThrottledLogger
+from ..wire.protocol import HEARTBEAT, ClientEvent, MalformedFrame, decode_frame, error_payload
 from .acks import Ack
 from .auth import AuthResult, authenticate
-from .conf import realtime_settings
-from .hub import Hub, get_hub
 from .lifecycle import (
     AUTH_FAILURE_CODE,
     AUTH_FAILURE_REASON,
@@ -29,11 +32,8 @@ from .lifecycle import (
     run_connect_hooks,
     run_disconnect_hooks,
 )
-from .metrics import metrics
-from .protocol import HEARTBEAT, ClientEvent, MalformedFrame, decode_frame, error_payload
-from .ratelimit import ConnectionRateLimiter, RatePolicy, Verdict
+from .limits import ConnectionRateLimiter, RatePolicy, Verdict
 from .socket import FLOW_CONTROL_KEY, Socket
-from .throttled_log import ThrottledLogger
 
 logger = logging.getLogger(__name__)
 

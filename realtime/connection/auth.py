@@ -28,7 +28,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .conf import realtime_settings
+from ..conf import realtime_settings
 
 Authenticator = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Any]]
 
@@ -56,7 +56,7 @@ def session_user_id(scope: dict[str, Any]) -> str | None:
 async def session_user(scope: dict[str, Any], params: dict[str, Any]) -> str | None:
     """An authenticator that admits logged-in session users only.
 
-    ``REALTIME["AUTHENTICATE"] = "realtime.auth.session_user"`` rejects anonymous
+    ``REALTIME["AUTHENTICATE"] = "realtime.connection.auth.session_user"`` rejects anonymous
     connections and binds the others to their user's primary key.
     """
     return session_user_id(scope)

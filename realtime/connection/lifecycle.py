@@ -10,8 +10,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from .conf import realtime_settings
-from .metrics import metrics
+from ..conf import realtime_settings
+from ..metrics import metrics
 
 if TYPE_CHECKING:
     from .socket import Socket

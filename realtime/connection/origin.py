@@ -16,7 +16,7 @@ from urllib.parse import ParseResult
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
-from .conf import realtime_settings
+from ..conf import realtime_settings
 
 DEBUG_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 

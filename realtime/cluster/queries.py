@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .hub import get_hub
+from ..hub import get_hub
 
 if TYPE_CHECKING:
-    from .cluster import NodeInfo
-    from .cross_server import CrossServer
-    from .hub import Hub
+    from ..hub import Hub
+    from .calls import CrossServer
+    from .membership import NodeInfo
 
 WHERE = "realtime:where"
 ROOM_MEMBERS = "realtime:room-members"

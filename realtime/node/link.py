@@ -13,10 +13,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import names
+from ..wire import names
 
 if TYPE_CHECKING:
-    from .hub import Hub
+    from ..hub import Hub
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class NodeLink:
     """Publishing, listening and group membership for one hub."""
 
     def __init__(self, hub: Hub, layer: Any) -> None:
-        from .hub import is_process_local
+        from ..hub import is_process_local
 
         self.hub = hub
         self.layer = layer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .protocol import MISSING, encode_reply
+from ..wire.protocol import MISSING, encode_reply
 
 if TYPE_CHECKING:
     from .socket import Socket

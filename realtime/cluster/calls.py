@@ -21,12 +21,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import names
-from .conf import realtime_settings
-from .protocol import MISSING
+from ..conf import realtime_settings
+from ..wire import names
+from ..wire.protocol import MISSING
 
 if TYPE_CHECKING:
-    from .hub import Hub
+    from ..hub import Hub
 
 logger = logging.getLogger(__name__)
 CALL, REPLY = "realtime.call", "realtime.reply"

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from .conf import realtime_settings
-from .throttled_log import ThrottledLogger
+from ..conf import realtime_settings
+from ..throttled_log import ThrottledLogger
 
 if TYPE_CHECKING:
-    from .hub import Hub
+    from ..hub import Hub
 
 logger = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
@@ -84,7 +84,7 @@ class HealthLog:
                 )
 
     def _write(self, batch: list[Observation]) -> None:
-        from .models import HealthEvent
+        from ..models import HealthEvent
 
         HealthEvent.objects.bulk_create(
             HealthEvent(
@@ -124,7 +124,7 @@ class HealthLog:
 def _current_log(layer: Any = None) -> HealthLog | None:
     # Only a server node's hub keeps a log; signals from elsewhere (another layer instance,
     # a command's observer, a loop without a hub) are not this node's observations.
-    from .hub import existing_hub
+    from ..hub import existing_hub
 
     hub = existing_hub()
     if hub is None or hub.role != "node" or (layer is not None and layer is not hub.link.layer):
@@ -181,7 +181,7 @@ def _describe(info: Any) -> str:
 
 def connect_receivers() -> None:
     """Wire the receivers (called from ``AppConfig.ready``)."""
-    from . import signals
+    from .. import signals
 
     signals.node_joined.connect(on_node_joined, dispatch_uid="realtime-log-joined")
     signals.node_left.connect(on_node_left, dispatch_uid="realtime-log-left")

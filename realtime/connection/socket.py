@@ -18,13 +18,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .conf import realtime_settings
-from .metrics import metrics
-from .protocol import MISSING, encode_push, parse_params, parse_path
-from .throttled_log import ThrottledLogger
+from ..conf import realtime_settings
+from ..metrics import metrics
+from ..throttled_log import ThrottledLogger
+from ..wire.protocol import MISSING, encode_push, parse_params, parse_path
 
 if TYPE_CHECKING:
-    from .hub import Hub
+    from ..hub import Hub
 
 AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
 _ids = itertools.count(1)
@@ -313,7 +313,7 @@ class Socket:
 
     def _require_user(self) -> str:
         if self.user_id is None:
-            from .hub import UserNotBound
+            from ..hub import UserNotBound
 
             raise UserNotBound("bind a user to the connection (socket.bind) before joining rooms")
         return self.user_id

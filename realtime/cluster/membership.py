@@ -21,12 +21,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import names, signals
-from .conf import realtime_settings
-from .throttled_log import ThrottledLogger
+from .. import signals
+from ..conf import realtime_settings
+from ..throttled_log import ThrottledLogger
+from ..wire import names
 
 if TYPE_CHECKING:
-    from .hub import Hub
+    from ..hub import Hub
 
 logger = logging.getLogger(__name__)
 PRESENCE = "realtime.presence"
@@ -76,7 +77,7 @@ def layer_health(layer: Any) -> list[dict[str, Any]] | None:
 def node_counters(layer: Any) -> dict[str, int]:
     """What the limits refused or dropped (realtime.metrics) and the layer's traffic
     counters (prefixed ``layer_``)."""
-    from .metrics import metrics
+    from ..metrics import metrics
 
     counters = metrics.snapshot()
     stats = getattr(layer, "stats", None)
@@ -161,7 +162,7 @@ class Membership:
 
     def own_info(self) -> NodeInfo:
         """This node's current announcement."""
-        from . import __version__
+        from .. import __version__
 
         hub = self.hub
         return NodeInfo(

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .socket import Socket
+    from ..connection.socket import Socket
 
 RoomKey = tuple[str, str]
 

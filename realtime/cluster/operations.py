@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .cross_server import CrossServer
-    from .hub import Hub
+    from ..hub import Hub
+    from .calls import CrossServer
 
 REDIS_ADD = "realtime:redis-add"
 REDIS_REMOVE = "realtime:redis-remove"
