@@ -34,6 +34,7 @@ system-deps:
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The JavaScript client's unit tests: Node's built-in test runner, no npm packages.
 js-test: system-deps

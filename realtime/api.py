@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
+from .cluster import queries
 from .hub import get_hub
 from .wire.protocol import MISSING
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from .cluster.calls import CrossServerReply, CrossServerResult
+    from .cluster.membership import NodeInfo
     from .connection.socket import Socket
     from .node.registry import RoomKey
 
@@ -132,3 +134,26 @@ def emit_cross_server_sync(event: str, data: Any = None, **options: Any) -> Cros
 async def reply_to_client(ref: dict[str, Any], payload: Any = MISSING) -> None:
     """Answer a client callback forwarded from another node with ``ack.forward()``."""
     await get_hub().reply_to_client(ref, payload)
+
+
+# -- cluster-wide queries (answered by every live node) ------------------------------------
+
+
+async def live_nodes() -> list[NodeInfo]:
+    """The live server nodes (this one included), with their latest announcements."""
+    return get_hub().cluster.live_nodes()
+
+
+async def where_is(user_id: Any, timeout: float = 2.0) -> list[str]:
+    """Names of the nodes where ``user_id`` has a connection."""
+    return await queries.where_is(get_hub().cross_server, user_id, timeout)
+
+
+async def cluster_room_members(namespace: str, room: Any, timeout: float = 2.0) -> set[str]:
+    """User ids in a room on every live node."""
+    return await queries.room_members(get_hub().cross_server, namespace, room, timeout)
+
+
+async def cluster_room_member_count(namespace: str, room: Any, timeout: float = 2.0) -> int:
+    """Number of distinct users in a room across the cluster."""
+    return len(await cluster_room_members(namespace, room, timeout))

@@ -18,20 +18,37 @@ class RealtimeConfig(AppConfig):
     def ready(self) -> None:
         """Import every app's ``realtime_handlers`` module and wire settings and checks."""
         from . import checks  # noqa: F401  (registers the system checks)
-        from .cluster.health_log import connect_receivers
         from .conf import realtime_settings, reload_on_setting_changed
         from .connection.handlers import HANDLERS_MODULE
         from .startup import start_node_when_served
 
         setting_changed.connect(reload_on_setting_changed, dispatch_uid="realtime-settings")
         autodiscover_modules(HANDLERS_MODULE)
-        connect_receivers()
+        self._hand_over()
         start_node_when_served()
         try:
             fixes, max_bytes = realtime_settings.DAPHNE_FIXES, realtime_settings.MAX_FRAME_BYTES
         except ImproperlyConfigured:
             return  # the system checks report the invalid settings
         if fixes:
-            from .connection import daphne_fixes as daphne_compat
+            from .connection import daphne_fixes
 
-            daphne_compat.install(max_bytes)
+            daphne_fixes.install(max_bytes)
+
+    @staticmethod
+    def _hand_over() -> None:
+        """Give the lower layers what they must not import: the lower layers never import
+        the higher ones, so the app hands them their owner and Django's services at run time.
+        """
+        from django.core.serializers.json import DjangoJSONEncoder
+
+        from .conf import server_name
+        from .connection.consumer import RealtimeConsumer
+        from .hub import get_hub
+        from .layers.layer import MultiRedisChannelLayer
+        from .wire.protocol import set_json_fallback
+
+        RealtimeConsumer.owner = staticmethod(get_hub)
+        MultiRedisChannelLayer.server_name = staticmethod(server_name)
+        # Lazy translation strings and anything else Django's encoder knows.
+        set_json_fallback(DjangoJSONEncoder().default)

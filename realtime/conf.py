@@ -13,7 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .connection.limits import DEFAULT_RATE_LIMIT, rate_limit_errors
+from .rate_limit_setting import DEFAULT_RATE_LIMIT, rate_limit_errors
+from .validators import is_dotted_path, is_positive_int, is_positive_number, none_or
 
 DEFAULTS: dict[str, Any] = {
     # URL prefix (no leading slash) the WebSocket consumer is routed on; "ws/" serves /ws/...
@@ -64,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT": 10.0,
     # Seconds each @on_disconnect hook may take before it is cancelled.
     "DISCONNECT_TIMEOUT": 5.0,
-    # Token buckets for client frames (see realtime/ratelimit.py); None: no rate limit.
+    # Token buckets for client frames (see realtime/connection/limits.py); None: no rate limit.
     "RATE_LIMIT": DEFAULT_RATE_LIMIT,
     # Open connections per client IP address on this node (None: no limit); more get 403.
     "MAX_CONNECTIONS_PER_IP": None,
@@ -75,27 +76,6 @@ DEFAULTS: dict[str, Any] = {
 
 _Validator = Callable[[Any], bool]
 
-
-def _is_positive_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-
-
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _none_or(check: _Validator) -> _Validator:
-    return lambda value: value is None or check(value)
-
-
-def _is_dotted_path(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and "." in value
-        and all(part.isidentifier() for part in value.split("."))
-    )
-
-
 VALIDATORS: dict[str, tuple[_Validator, str]] = {
     "URL": (
         lambda v: isinstance(v, str) and not v.startswith("/"),
@@ -105,36 +85,36 @@ VALIDATORS: dict[str, tuple[_Validator, str]] = {
         lambda v: isinstance(v, str) and not v.lstrip().startswith(("{", "[", '"')),
         "a string that is not JSON text (it is compared before JSON parsing)",
     ),
-    "MAX_FRAME_BYTES": (_is_positive_int, "a positive integer"),
+    "MAX_FRAME_BYTES": (is_positive_int, "a positive integer"),
     "REQUIRE_ORIGIN": (lambda v: isinstance(v, bool), "True or False"),
     "SERVER_NAME": (
         lambda v: isinstance(v, str) and len(v) <= 64 and v == v.strip(),
         "a string of at most 64 characters without surrounding spaces",
     ),
     "CHANNEL_LAYER": (lambda v: isinstance(v, str) and bool(v), "a channel layer alias"),
-    "MAX_PENDING_HANDLERS": (_is_positive_int, "a positive integer"),
-    "HANDLER_TIMEOUT": (lambda v: v is None or _is_positive_number(v), "None or seconds > 0"),
+    "MAX_PENDING_HANDLERS": (is_positive_int, "a positive integer"),
+    "HANDLER_TIMEOUT": (lambda v: v is None or is_positive_number(v), "None or seconds > 0"),
     "GC_FREEZE": (lambda v: isinstance(v, bool), "True or False"),
-    "BAD_FRAME_LOG_INTERVAL": (_is_positive_number, "seconds > 0"),
+    "BAD_FRAME_LOG_INTERVAL": (is_positive_number, "seconds > 0"),
     "DAPHNE_FIXES": (lambda v: isinstance(v, bool), "True or False"),
-    "NODE_HEARTBEAT_INTERVAL": (_is_positive_number, "seconds > 0"),
-    "NODE_MISSED_HEARTBEATS": (_is_positive_int, "a positive integer"),
-    "CROSS_SERVER_TIMEOUT": (_is_positive_number, "seconds > 0"),
+    "NODE_HEARTBEAT_INTERVAL": (is_positive_number, "seconds > 0"),
+    "NODE_MISSED_HEARTBEATS": (is_positive_int, "a positive integer"),
+    "CROSS_SERVER_TIMEOUT": (is_positive_number, "seconds > 0"),
     "BIND_SESSION_USER": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHENTICATE": (
-        lambda v: v is None or _is_dotted_path(v),
+        lambda v: v is None or is_dotted_path(v),
         "None or the dotted path of an async function, such as 'myapp.auth.authenticate'",
     ),
     "REJECT_AT_HANDSHAKE": (lambda v: isinstance(v, bool), "True or False"),
-    "AUTH_TIMEOUT": (_none_or(_is_positive_number), "None or seconds > 0"),
-    "CONNECT_TIMEOUT": (_is_positive_number, "seconds > 0"),
-    "DISCONNECT_TIMEOUT": (_is_positive_number, "seconds > 0"),
-    "MAX_CONNECTIONS_PER_IP": (_none_or(_is_positive_int), "None or an integer >= 1"),
-    "SEND_QUEUE_MAX_FRAMES": (_none_or(_is_positive_int), "None or an integer >= 1"),
-    "SEND_QUEUE_MAX_BYTES": (_none_or(_is_positive_int), "None or an integer >= 1"),
+    "AUTH_TIMEOUT": (none_or(is_positive_number), "None or seconds > 0"),
+    "CONNECT_TIMEOUT": (is_positive_number, "seconds > 0"),
+    "DISCONNECT_TIMEOUT": (is_positive_number, "seconds > 0"),
+    "MAX_CONNECTIONS_PER_IP": (none_or(is_positive_int), "None or an integer >= 1"),
+    "SEND_QUEUE_MAX_FRAMES": (none_or(is_positive_int), "None or an integer >= 1"),
+    "SEND_QUEUE_MAX_BYTES": (none_or(is_positive_int), "None or an integer >= 1"),
     "HEALTH_LOG": (lambda v: isinstance(v, bool), "True or False"),
-    "HEALTH_LOG_RETENTION_DAYS": (_is_positive_number, "days > 0"),
-    "LATENCY_HISTORY_MINUTES": (_is_positive_number, "minutes > 0"),
+    "HEALTH_LOG_RETENTION_DAYS": (is_positive_number, "days > 0"),
+    "LATENCY_HISTORY_MINUTES": (is_positive_number, "minutes > 0"),
 }
 
 # Settings with a structure of their own explain every problem themselves.

@@ -1,68 +1,56 @@
-"""The node's API: connections, users, rooms and sends that reach every node.
+"""The node's API and the composition root: the only module that knows every part.
 
 Fan-out happens once per node. The hub keeps this node's connections, users and rooms in a
-:class:`~realtime.node.registry.LocalRegistry`, encodes each push once, and hands the finished text
-frame straight to every local recipient. Other nodes are reached through the Channels layer
-API only: the hub reads one node-level channel, joins node-level groups (all nodes, each user
-with local connections, each room with local members) and publishes **one** message per send,
-which every node with recipients fans out locally the same way. With a process-local layer
+:class:`~realtime.node.registry.LocalRegistry`, encodes each push once, and hands the finished
+text frame straight to every local recipient (:mod:`realtime.node.fanout`). Other nodes are
+reached through the Channels layer API only (:class:`~realtime.node.link.NodeLink`): the hub
+reads one node-level channel, joins node-level groups (all nodes, each user with local
+connections, each room with local members) and publishes **one** message per send, which
+every node with recipients fans out locally the same way. With a process-local layer
 (in-memory, or the Redis layer with no nodes) nothing is published at all.
+
+The parts below the hub never import it: each gets what it needs from it when the hub
+builds it (a :class:`~realtime.node.identity.NodeIdentity`, the link, a callable), and the
+connection layer gets the hub itself through narrow protocols (``SocketOwner``,
+``ConnectionOwner``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import secrets
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from weakref import WeakKeyDictionary
 
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import get_channel_layer
 
-from .cluster.calls import CALL, REPLY, CrossServer
+from .cluster.calls import CrossServer
 from .cluster.health_log import HealthLog
-from .cluster.membership import PRESENCE, Membership
+from .cluster.membership import Membership
+from .cluster.operations import install_operations
+from .cluster.queries import install_system_handlers
 from .conf import realtime_settings, server_name
 from .connection.handlers import Registry, registry
 from .connection.limits import ConnectionsPerAddress
-from .connection.socket import OutgoingFrame
+from .connection.socket import Socket, UserNotBound
+from .node.fanout import FanOut, deliver
+from .node.features import LayerFeatures
+from .node.identity import NodeIdentity, Role
 from .node.link import NodeLink
 from .node.registry import LocalRegistry, RoomKey
-from .wire import names
+from .wire import codes, names
+from .wire import node_messages as msg
 from .wire.protocol import MISSING, encode_push, encode_reply
 
-if TYPE_CHECKING:
-    from .connection.socket import Socket
+__all__ = ["Hub", "UserNotBound", "UserNotConnected", "existing_hub", "get_hub", "set_hub"]
 
-logger = logging.getLogger(__name__)
-
-KICKED_CODE = 4012
-KICKED_REASON = "Logged in elsewhere"
 _gc_frozen = False
-
-
-class UserNotBound(RuntimeError):
-    """A room operation on a connection that has no bound user."""
 
 
 class UserNotConnected(LookupError):
     """A room operation for a user with no connection on any reachable node."""
-
-
-def is_process_local(layer: Any) -> bool:
-    """True when ``layer`` cannot carry messages to another node.
-
-    A layer may say so itself with an ``is_process_local`` attribute (the Redis layer with no
-    nodes does); Channels' in-memory layer is process-local.
-    """
-    if layer is None:
-        return True
-    flag = getattr(layer, "is_process_local", None)
-    if flag is not None:
-        return bool(flag)
-    return isinstance(layer, InMemoryChannelLayer)
 
 
 def _room_key(namespace: str, room: Any) -> RoomKey:
@@ -87,53 +75,68 @@ class Hub:
         layer: Any = MISSING,
         name: str | None = None,
         handlers: Registry | None = None,
-        role: str = "node",
+        role: Role = "node",
     ) -> None:
         if role not in ("node", "observer"):
             raise ValueError(f"role must be 'node' or 'observer', not {role!r}")
-        self.name = name or server_name()
-        # An observer (a management command) hears the cluster and calls it, but is no node:
-        # it answers no calls, announces nothing and is not counted in membership.
-        self.role = role
+        name = name or server_name()
+        self.identity = NodeIdentity(name, f"{name}#{secrets.token_hex(4)}", role)
         # The process-wide handler registry unless a test gives this hub its own.
         self.handlers = handlers or registry
-        # Distinguishes this process's own publishes from another process of the same name.
-        self.instance_id = f"{self.name}#{secrets.token_hex(4)}"
         self.local = LocalRegistry()
+        self.fanout = FanOut(self.local)
         # Open connections per client address (REALTIME["MAX_CONNECTIONS_PER_IP"]).
         self.addresses = ConnectionsPerAddress()
         if layer is MISSING:
             layer = get_channel_layer(realtime_settings.CHANNEL_LAYER)
-        self.link = NodeLink(self, layer)
-        self.cluster = Membership(self)
-        self.cross_server = CrossServer(self)
-        self.health_log = HealthLog(self)
-        self._node_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "realtime.all": self._on_all,
-            "realtime.users": self._on_users,
-            "realtime.room": self._on_room,
-            "realtime.kick": self._on_kick,
-            "realtime.ack": self._on_ack,
-            PRESENCE: self.cluster.on_presence,
-            CALL: self.cross_server.on_call,
-            REPLY: self.cross_server.on_reply,
+        self.link = NodeLink(LayerFeatures.of(layer), self.identity.instance_id, self._on_node)
+        self.cluster = Membership(self.identity, self.link, self._counts)
+        self.cross_server = CrossServer(
+            self.identity, self.link, self.cluster, self.handlers.cross_server.get
+        )
+        install_system_handlers(self.cross_server, self)
+        install_operations(self.cross_server, self.link.features)
+        self.health_log = HealthLog(name)
+        self._node_handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
+            msg.ToAll: self.fanout.on_message,
+            msg.ToUsers: self.fanout.on_message,
+            msg.ToRoom: self.fanout.on_message,
+            msg.Kick: self._on_kick,
+            msg.ClientReply: self._on_client_reply,
+            msg.Presence: self.cluster.on_presence,
+            msg.Call: self.cross_server.on_call,
+            msg.Reply: self.cross_server.on_reply,
         }
-        from .cluster.operations import install_operations
-        from .cluster.queries import install_system_handlers
 
-        install_system_handlers(self.cross_server)
-        install_operations(self.cross_server)
+    @property
+    def name(self) -> str:
+        """This server node's name."""
+        return self.identity.name
+
+    @property
+    def instance_id(self) -> str:
+        """This process's id: tells its publishes apart from another process of the name."""
+        return self.identity.instance_id
+
+    @property
+    def role(self) -> Role:
+        """``"node"``, or ``"observer"`` for a management command's hub."""
+        return self.identity.role
 
     @property
     def distributed(self) -> bool:
         """True when sends must also reach other server nodes."""
         return self.link.enabled
 
+    def _counts(self) -> tuple[int, int, int]:
+        return len(self.local.sockets), len(self.local.rooms), len(self.local.users)
+
     async def start_node(self) -> None:
         """Join the cluster as a server node: listen to other nodes and announce this one."""
         if self.role != "node":
             raise RuntimeError("an observer hub cannot become a server node")
-        await self.link.start_listening()
+        self.health_log.listen(self.link.layer, self.cluster)
+        await self.link.start_listening(self.name)
         await self.cluster.start()
 
     async def observe(self, wait: float | None = None) -> None:
@@ -174,18 +177,15 @@ class Hub:
             await self.unbind_socket(socket)
         _, others = self.local.bind(socket, user_id)
         if kick_previous:
-            await self.link.publish(
-                names.user_group(user_id),
-                {"type": "realtime.kick", "user": user_id},
-            )
+            await self.link.publish(names.user_group(user_id), msg.Kick(user_id))
             for other in others:
                 await self._kick(other)
         await self.link.sync_group(names.user_group(user_id), lambda: user_id in self.local.users)
 
-    async def _kick(self, socket: Socket) -> None:
+    async def _kick(self, socket: Any) -> None:
         user_id = socket.user_id
         user_gone, emptied = self.local.unbind(socket)
-        await socket.close(KICKED_CODE, KICKED_REASON)
+        await socket.close(*codes.KICKED)
         await self._sync_after_unbind(user_id, user_gone, emptied)
 
     async def unbind_socket(self, socket: Socket) -> None:
@@ -197,7 +197,7 @@ class Hub:
     async def unbind_user(self, user_id: Any) -> None:
         """Remove the binding of every local connection of ``user_id``."""
         for socket in list(self.local.user_sockets(str(user_id))):
-            await self.unbind_socket(socket)
+            await self.unbind_socket(socket)  # type: ignore[arg-type]
 
     async def _sync_after_unbind(
         self, user_id: str | None, user_gone: bool, emptied: list[RoomKey]
@@ -264,16 +264,15 @@ class Hub:
     async def broadcast(self, event: str, data: Any = MISSING) -> None:
         """Push to every connection on every node."""
         frame = encode_push(event, data)
-        await self.deliver(list(self.local.sockets.values()), frame)
-        await self.link.publish(names.ALL_NODES_GROUP, {"type": "realtime.all", "f": frame})
+        await self.fanout.to_all(frame)
+        await self.link.publish(names.ALL_NODES_GROUP, msg.ToAll(frame))
 
     async def to_user(self, user_id: Any, event: str, data: Any = MISSING) -> None:
         """Push to every connection of one user, whatever node it is on."""
         user_id = str(user_id)
         frame = encode_push(event, data)
-        message = {"type": "realtime.users", "ids": [user_id], "f": frame}
-        await self.deliver(list(self.local.user_sockets(user_id)), frame)
-        await self.link.publish(names.user_group(user_id), message)
+        await self.fanout.to_users((user_id,), frame)
+        await self.link.publish(names.user_group(user_id), msg.ToUsers([user_id], frame))
 
     async def to_users(self, user_ids: Iterable[Any], event: str, data: Any = MISSING) -> None:
         """Push to every connection of several users with one message per node."""
@@ -282,10 +281,9 @@ class Hub:
             await self.to_user(ids[0], event, data)
             return
         frame = encode_push(event, data)
-        await self.deliver(self._user_sockets(ids), frame)
+        await self.fanout.to_users(ids, frame)
         if ids:
-            message = {"type": "realtime.users", "ids": ids, "f": frame}
-            await self.link.publish(names.ALL_NODES_GROUP, message)
+            await self.link.publish(names.ALL_NODES_GROUP, msg.ToUsers(ids, frame))
 
     async def to_room(
         self,
@@ -299,62 +297,31 @@ class Hub:
         key = _room_key(namespace, room)
         excluded = [str(user_id) for user_id in exclude]
         frame = encode_push(event, data)
-        message = {"type": "realtime.room", "ns": key[0], "room": key[1], "x": excluded, "f": frame}
-        await self.deliver(self.local.room_sockets(key, frozenset(excluded)), frame)
-        await self.link.publish(names.room_group(*key), message)
+        await self.fanout.to_room(key, frame, excluded)
+        await self.link.publish(names.room_group(*key), msg.ToRoom(*key, frame, excluded))
 
-    def _user_sockets(self, user_ids: Iterable[str]) -> list[Socket]:
-        return [socket for uid in user_ids for socket in self.local.user_sockets(uid)]
-
-    async def deliver(self, sockets: list[Socket], frame: str) -> int:
+    async def deliver(self, sockets: list[Any], frame: str) -> int:
         """Hand one finished frame to local connections; returns how many got it."""
-        outgoing = OutgoingFrame(frame)
-        message = outgoing.message
-        sent = 0
-        for socket in sockets:
-            try:
-                # Straight to the connection when it can be (the bytes are built once for
-                # all); otherwise the ASGI send, which also holds frames for slow clients.
-                if socket.write_now(outgoing) or await socket.transmit(message):
-                    sent += 1
-            except Exception:
-                logger.exception("Sending a frame to %r failed", socket)
-        return sent
+        return await deliver(sockets, frame)
 
     # -- messages from other nodes ---------------------------------------------------------
 
-    async def handle_node_message(self, message: dict[str, Any]) -> None:
+    async def _on_node(self, message: msg.NodeMessage) -> None:
         """Act on one message another node published (called by the node link)."""
-        kind = message.get("type")
-        if self.role == "observer" and kind not in (PRESENCE, REPLY):
+        if self.role == "observer" and not isinstance(message, msg.Presence | msg.Reply):
             return
-        handler = self._node_handlers.get(kind)
-        if handler is None:
-            logger.warning("Ignoring an unknown node message type %r", message.get("type"))
-            return
-        await handler(message)
+        await self._node_handlers[type(message)](message)
 
-    async def _on_all(self, message: dict[str, Any]) -> None:
-        await self.deliver(list(self.local.sockets.values()), message["f"])
-
-    async def _on_users(self, message: dict[str, Any]) -> None:
-        await self.deliver(self._user_sockets(message["ids"]), message["f"])
-
-    async def _on_room(self, message: dict[str, Any]) -> None:
-        key = (message["ns"], message["room"])
-        sockets = self.local.room_sockets(key, frozenset(message.get("x", ())))
-        await self.deliver(sockets, message["f"])
-
-    async def _on_kick(self, message: dict[str, Any]) -> None:
-        for socket in list(self.local.user_sockets(message["user"])):
+    async def _on_kick(self, message: msg.Kick) -> None:
+        for socket in list(self.local.user_sockets(message.user_id)):
             await self._kick(socket)
 
-    async def _on_ack(self, message: dict[str, Any]) -> None:
-        if message.get("i") != self.instance_id:
+    async def _on_client_reply(self, message: msg.ClientReply) -> None:
+        if message.instance != self.instance_id:
             return  # addressed to an earlier process of the same name
-        socket = self.local.sockets.get(message["s"])
+        socket = self.local.sockets.get(message.socket_id)
         if socket is not None:
-            await socket.send_text(message["f"])
+            await socket.send_text(message.frame)
 
     async def reply_to_client(self, ref: dict[str, Any], payload: Any = MISSING) -> None:
         """Answer a client's callback forwarded with ``ack.forward()``, from any node.
@@ -368,7 +335,7 @@ class Hub:
             if socket is not None:
                 await socket.send_text(frame)
             return
-        message = {"type": "realtime.ack", "i": ref["instance"], "s": ref["socket"], "f": frame}
+        message = msg.ClientReply(ref["instance"], ref["socket"], frame)
         await self.link.publish(names.node_group(ref["node"]), message)
 
     # -- introspection ---------------------------------------------------------------------
@@ -405,5 +372,5 @@ def existing_hub() -> Hub | None:
 
 
 def set_hub(hub: Hub) -> None:
-    """Install ``hub`` as the running loop's hub (tests build hubs with their own layer)."""
+    """Install ``hub`` as the running loop's hub (commands and tests build their own)."""
     _hubs[asyncio.get_running_loop()] = hub

@@ -16,7 +16,8 @@ is added or removed at runtime. ``sender`` is the layer class; keyword arguments
 * ``healthy_publishers``, ``healthy_subscribers``, ``node_count``: counts over all nodes of
   the same layer instance after the change
 
-Cluster membership (``sender`` is :class:`realtime.cluster.membership.Membership`):
+Cluster membership (``sender`` is :class:`realtime.cluster.membership.Membership`; the
+``membership`` keyword argument is the instance that saw it, one per hub):
 
 * ``node_joined(name, info)`` - a server node was heard from for the first time (``info`` is
   its latest announcement as a dict).
@@ -30,7 +31,10 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-redis_health_changed = Signal()
+from .layers.signals import redis_health_changed
+
+__all__ = ["duplicate_server_name", "node_joined", "node_left", "redis_health_changed"]
+
 node_joined = Signal()
 node_left = Signal()
 duplicate_server_name = Signal()

@@ -35,3 +35,18 @@ class ThrottledLogger:
             args = (*args, suppressed)
         self.logger.log(level, msg, *args, exc_info=exc_info)
         return True
+
+
+_shared: dict[str, ThrottledLogger] = {}
+
+
+def shared_logger(name: str, interval: float) -> ThrottledLogger:
+    """The process-wide throttled logger of the logger ``name``, made on first use.
+
+    One per name, so that a flood from many connections (or many slow clients at once) still
+    logs once per key and interval, whichever module sees it.
+    """
+    throttled = _shared.get(name)
+    if throttled is None:
+        throttled = _shared[name] = ThrottledLogger(logging.getLogger(name), interval)
+    return throttled

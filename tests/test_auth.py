@@ -83,9 +83,9 @@ class TestTokenHook:
         assert metrics.get("auth_failures") == 1
 
     async def test_raising_hook_closes_1011_and_is_logged(self, clients, spy, caplog, monkeypatch):
-        from realtime.connection import consumer as consumers
+        from realtime import throttled_log
 
-        monkeypatch.setattr(consumers, "_throttled_logger", None)  # a fresh log interval
+        monkeypatch.setattr(throttled_log, "_shared", {})  # a fresh log interval
         with caplog.at_level(logging.ERROR, logger="realtime"):
             client = await clients("/ws/?token=explode")
             assert await client.closed_with() == (1011, "Server error")

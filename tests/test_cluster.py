@@ -12,13 +12,14 @@ import logging
 import pytest
 from django.test import override_settings
 
+from realtime import api as cluster_queries
 from realtime import signals
-from realtime.cluster import queries as cluster_queries
 from realtime.cluster.calls import CrossServerResult
 from realtime.connection.acks import Ack
 from realtime.connection.handlers import Registry
 from realtime.hub import Hub, set_hub
-from tests.support.inprocess import SharedLayer, connect
+from realtime.testing import InProcessLayer as SharedLayer
+from realtime.testing import attach as connect
 from tests.support.waiting import async_wait_until
 
 FAST = {"NODE_HEARTBEAT_INTERVAL": 0.05, "NODE_MISSED_HEARTBEATS": 3}

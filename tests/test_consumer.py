@@ -255,9 +255,9 @@ class TestBadInput:
 
     @override_settings(REALTIME={"RATE_LIMIT": None})  # 200 frames at once: not a rate test
     async def test_bad_frames_do_not_flood_the_log(self, clients, caplog, monkeypatch):
-        from realtime.connection import consumer as consumers
+        from realtime import throttled_log
 
-        monkeypatch.setattr(consumers, "_throttled_logger", None)  # a fresh interval
+        monkeypatch.setattr(throttled_log, "_shared", {})  # a fresh interval
         client = await clients()
         with caplog.at_level(logging.DEBUG, logger=REALTIME_LOGGER):
             for i in range(200):

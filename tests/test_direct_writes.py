@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from realtime.connection.socket import OutgoingFrame, websocket_text_frame
 from realtime.hub import Hub
-from tests.support.inprocess import connect
+from realtime.testing import attach as connect
+from realtime.wire.frames import OutgoingFrame, websocket_text_frame
 
 
 class Writer:

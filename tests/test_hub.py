@@ -12,9 +12,11 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 
 from realtime.connection.socket import Socket
-from realtime.hub import Hub, UserNotBound, UserNotConnected, is_process_local
+from realtime.hub import Hub, UserNotBound, UserNotConnected
+from realtime.node.features import LayerFeatures
+from realtime.testing import InProcessLayer as SharedLayer
+from realtime.testing import attach as connect
 from realtime.wire import names
-from tests.support.inprocess import SharedLayer, connect
 from tests.support.waiting import async_wait_until
 
 
@@ -28,9 +30,9 @@ async def cluster():
 
 
 def test_process_local_layers():
-    assert is_process_local(None)
-    assert is_process_local(InMemoryChannelLayer())
-    assert not is_process_local(SharedLayer())
+    assert LayerFeatures.of(None).process_local
+    assert LayerFeatures.of(InMemoryChannelLayer()).process_local
+    assert not LayerFeatures.of(SharedLayer()).process_local
 
 
 class TestLocal:

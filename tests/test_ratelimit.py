@@ -12,8 +12,8 @@ from realtime.connection.limits import (
     RatePolicy,
     TokenBucket,
     Verdict,
-    rate_limit_errors,
 )
+from realtime.rate_limit_setting import rate_limit_errors
 
 ALLOW, REFUSE, CLOSE = Verdict.ALLOW, Verdict.REFUSE, Verdict.CLOSE
 

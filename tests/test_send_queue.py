@@ -12,10 +12,12 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 from django.test import override_settings
 
-from realtime.connection.socket import SLOW_CLIENT_CODE, Socket
+from realtime.connection.socket import Socket
 from realtime.hub import Hub
 from realtime.metrics import metrics
-from tests.support.inprocess import Recorder, connect
+from realtime.testing import PushRecorder as Recorder
+from realtime.testing import attach as connect
+from realtime.wire.codes import SLOW_CLIENT
 from tests.support.waiting import async_wait_until
 
 
@@ -103,7 +105,7 @@ async def test_too_many_held_frames_close_4008_and_count(hub):
         await hub.deliver([slow, fast], frame(index)["text"])
     assert len(fast_recorder.frames) == 10, "the fan-out to others went on"
     assert slow_recorder.frames == []
-    assert slow_recorder.closes == [(SLOW_CLIENT_CODE, "Too slow")]
+    assert slow_recorder.closes == [tuple(SLOW_CLIENT)]
     assert slow.closed and slow.queued_frames == 0, "held frames freed at once"
     assert metrics.get("slow_client_closes") == 1
     assert metrics.get("dropped_frames") == 4  # the three held and the one that overflowed
@@ -117,7 +119,7 @@ async def test_too_many_held_bytes_close_4008(hub):
     assert await socket.transmit(frame(0, size=60)) is True
     assert await socket.transmit(frame(1, size=40)) is True  # exactly 100: still allowed
     assert await socket.transmit(frame(2, size=1)) is False
-    assert recorder.closes == [(SLOW_CLIENT_CODE, "Too slow")]
+    assert recorder.closes == [tuple(SLOW_CLIENT)]
 
 
 @override_settings(REALTIME={"SEND_QUEUE_MAX_FRAMES": None, "SEND_QUEUE_MAX_BYTES": None})

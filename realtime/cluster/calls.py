@@ -19,19 +19,19 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..conf import realtime_settings
-from ..wire import names
+from ..node.identity import NodeIdentity
+from ..node.link import NodeLink
+from ..wire import codes, names
+from ..wire.node_messages import Call, Reply
 from ..wire.protocol import MISSING
-
-if TYPE_CHECKING:
-    from ..hub import Hub
+from .membership import Membership
 
 logger = logging.getLogger(__name__)
-CALL, REPLY = "realtime.call", "realtime.reply"
 SYSTEM_PREFIX = "realtime:"
-NO_HANDLER, HANDLER_ERROR = "NO_HANDLER", "HANDLER_ERROR"
+NO_HANDLER, HANDLER_ERROR = codes.NO_HANDLER, codes.HANDLER_ERROR
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +81,29 @@ class _Plan:
     expected: int
 
 
-Reply = Callable[[Any], Awaitable[None]]
-SystemHandler = Callable[["Hub", Any], Awaitable[Any]]
+ReplyFunction = Callable[[Any], Awaitable[None]]
+Handler = Callable[[CrossServerMessage, ReplyFunction], Awaitable[Any]]
+#: An internal handler (``realtime:`` events): gets the payload, returns the reply.
+SystemHandler = Callable[[Any], Awaitable[Any]]
 
 
 class CrossServer:
-    """Cross-server calls of one hub: sending requests, answering them, collecting replies."""
+    """Cross-server calls of one node: sending requests, answering them, collecting replies.
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    ``find_handler`` looks up the application's ``@on_cross_server`` handler of an event.
+    """
+
+    def __init__(
+        self,
+        identity: NodeIdentity,
+        link: NodeLink,
+        membership: Membership,
+        find_handler: Callable[[str], Handler | None],
+    ) -> None:
+        self.identity = identity
+        self.link = link
+        self.membership = membership
+        self.find_app_handler = find_handler
         self._pending: dict[str, asyncio.Queue[CrossServerReply]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.system_handlers: dict[str, SystemHandler] = {}
@@ -97,8 +111,8 @@ class CrossServer:
     def _plan(
         self, targets: Iterable[str] | None, except_self: bool, expected: int | None
     ) -> _Plan:
-        me = self.hub.name
-        live = set(self.hub.cluster.live_names())
+        me = self.identity.name
+        live = set(self.membership.live_names())
         if targets is None:
             wanted, unknown = live, ()
         else:
@@ -172,7 +186,7 @@ class CrossServer:
                     "errorCode": reply.error_code or "",
                 }
         answered = {reply.node for reply in replies}
-        wanted = set(plan.remote) | ({self.hub.name} if plan.local else set())
+        wanted = set(plan.remote) | ({self.identity.name} if plan.local else set())
         result.missing = sorted(wanted - answered)
         result.success = len(replies) >= plan.expected and not result.errors
         return result
@@ -190,24 +204,21 @@ class CrossServer:
         await self._send_request(plan, event, data, None)
 
     async def _send_request(self, plan: _Plan, event: str, data: Any, call_id: str | None) -> None:
-        link = self.hub.link
+        link = self.link
         if plan.remote:
-            message: dict[str, Any] = {
-                "type": CALL,
-                "event": event,
-                "p": data,
-                "from": self.hub.name,
-            }
+            reply_channel = None
             if call_id is not None:
                 await link.ensure_channel()
-                message.update(id=call_id, reply=link.channel)
+                reply_channel = link.channel
+            message = Call(event, data, self.identity.name, call_id, reply_channel)
             if plan.broadcast:
                 await link.publish(names.ALL_NODES_GROUP, message)
             else:
                 for target in plan.remote:
-                    await link.publish(names.node_group(target), dict(message))
+                    await link.publish(names.node_group(target), message)
         if plan.local:
-            self._spawn(self._answer(event, data, self.hub.name, call_id, reply_channel=None))
+            call = Call(event, data, self.identity.name, call_id, None)
+            self._spawn(self._answer(call))
 
     @staticmethod
     async def _collect(
@@ -233,56 +244,40 @@ class CrossServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def on_call(self, message: dict[str, Any]) -> None:
+    async def on_call(self, message: Call) -> None:
         """A request from another node (or to all nodes)."""
-        self._spawn(
-            self._answer(
-                message["event"],
-                message.get("p"),
-                message["from"],
-                message.get("id"),
-                message.get("reply"),
-            )
-        )
+        self._spawn(self._answer(message))
 
-    async def on_reply(self, message: dict[str, Any]) -> None:
+    async def on_reply(self, message: Reply) -> None:
         """A reply to one of this node's calls."""
-        queue = self._pending.get(message["id"])
+        queue = self._pending.get(message.call_id)
         if queue is None:
             return  # the call timed out already
         queue.put_nowait(
-            CrossServerReply(
-                message["node"],
-                message.get("p"),
-                message.get("ok", True),
-                message.get("error"),
-                message.get("code"),
-            )
+            CrossServerReply(message.node, message.payload, message.ok, message.error, message.code)
         )
 
-    async def _answer(
-        self, event: str, data: Any, sender: str, call_id: str | None, reply_channel: str | None
-    ) -> None:
-        reply = await self._run_handler(event, data, sender)
-        if call_id is None:
+    async def _answer(self, call: Call) -> None:
+        reply = await self._run_handler(call.event, call.payload, call.sender)
+        if call.call_id is None:
             return
-        if reply_channel is None:
-            queue = self._pending.get(call_id)
+        if call.reply_channel is None:
+            queue = self._pending.get(call.call_id)
             if queue is not None:
                 queue.put_nowait(reply)
             return
-        message: dict[str, Any] = {"type": REPLY, "id": call_id, "node": reply.node, "ok": reply.ok}
-        if reply.ok:
-            message["p"] = reply.payload
-        else:
-            message.update(error=reply.error, code=reply.error_code)
+        message = Reply(
+            call.call_id, reply.node, reply.ok, reply.payload, reply.error, reply.error_code
+        )
         try:
-            await self.hub.link.layer.send(reply_channel, message)
+            await self.link.send(call.reply_channel, message)
         except Exception:
-            logger.exception("Replying to cross-server call %s from %s failed", call_id, sender)
+            logger.exception(
+                "Replying to cross-server call %s from %s failed", call.call_id, call.sender
+            )
 
     async def _run_handler(self, event: str, data: Any, sender: str) -> CrossServerReply:
-        node = self.hub.name
+        node = self.identity.name
         handler = self._find_handler(event)
         if handler is None:
             return CrossServerReply(
@@ -305,17 +300,17 @@ class CrossServer:
         payload = replies[0] if replies else result
         return CrossServerReply(node, None if payload is MISSING else payload)
 
-    def _find_handler(self, event: str) -> Callable[..., Awaitable[Any]] | None:
+    def _find_handler(self, event: str) -> Handler | None:
         if event.startswith(SYSTEM_PREFIX):
             system = self.system_handlers.get(event)
             if system is None:
                 return None
 
-            async def run_system(message: CrossServerMessage, reply: Reply) -> Any:
-                return await system(self.hub, message.payload)
+            async def run_system(message: CrossServerMessage, reply: ReplyFunction) -> Any:
+                return await system(message.payload)
 
             return run_system
-        return self.hub.handlers.cross_server.get(event)
+        return self.find_app_handler(event)
 
     async def stop(self) -> None:
         """Cancel handlers still running."""

@@ -13,16 +13,14 @@ import datetime
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from .. import signals
 from ..conf import realtime_settings
 from ..throttled_log import ThrottledLogger
-
-if TYPE_CHECKING:
-    from ..hub import Hub
 
 logger = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
@@ -41,10 +39,16 @@ class Observation:
 
 
 class HealthLog:
-    """The queue and writer task of one hub."""
+    """The queue and writer task of one server node.
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    :meth:`listen` connects it to the signals that report what this node observes (its own
+    layer's Redis health, nodes joining and leaving, duplicate names) until :meth:`stop`.
+    """
+
+    def __init__(self, node_name: str) -> None:
+        self.node_name = node_name
+        self.layer: Any = None
+        self.membership: Any = None
         self.queue: asyncio.Queue[Observation] | None = None
         self.dropped = 0
         self._task: asyncio.Task[None] | None = None
@@ -84,12 +88,13 @@ class HealthLog:
                 )
 
     def _write(self, batch: list[Observation]) -> None:
+        # Imported here: models need the app registry, which is ready only when Django is.
         from ..models import HealthEvent
 
         HealthEvent.objects.bulk_create(
             HealthEvent(
                 created=o.created,
-                node=self.hub.name,
+                node=self.node_name,
                 kind=o.kind,
                 subject=o.subject[:200],
                 healthy=o.healthy,
@@ -112,7 +117,8 @@ class HealthLog:
         await asyncio.sleep(0)
 
     async def stop(self) -> None:
-        """Stop the writer task."""
+        """Stop listening and stop the writer task."""
+        self._disconnect()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -120,72 +126,49 @@ class HealthLog:
                 await task
         self.queue = None
 
+    # -- the signals this node observes ----------------------------------------------------
 
-def _current_log(layer: Any = None) -> HealthLog | None:
-    # Only a server node's hub keeps a log; signals from elsewhere (another layer instance,
-    # a command's observer, a loop without a hub) are not this node's observations.
-    from ..hub import existing_hub
+    def listen(self, layer: Any, membership: Any) -> None:
+        """Record what the signals report of this node's own ``layer`` and ``membership``
+        (another layer instance, or another hub in the same process, is not this node)."""
+        self.layer = layer
+        self.membership = membership
+        uid = f"realtime-log-{id(self)}"
+        signals.node_joined.connect(self._on_node_joined, dispatch_uid=uid + "-joined")
+        signals.node_left.connect(self._on_node_left, dispatch_uid=uid + "-left")
+        signals.duplicate_server_name.connect(self._on_duplicate, dispatch_uid=uid + "-dup")
+        signals.redis_health_changed.connect(self._on_redis_health, dispatch_uid=uid + "-redis")
 
-    hub = existing_hub()
-    if hub is None or hub.role != "node" or (layer is not None and layer is not hub.link.layer):
-        return None
-    return hub.health_log
+    def _disconnect(self) -> None:
+        uid = f"realtime-log-{id(self)}"
+        signals.node_joined.disconnect(dispatch_uid=uid + "-joined")
+        signals.node_left.disconnect(dispatch_uid=uid + "-left")
+        signals.duplicate_server_name.disconnect(dispatch_uid=uid + "-dup")
+        signals.redis_health_changed.disconnect(dispatch_uid=uid + "-redis")
 
+    def _on_redis_health(self, **info: Any) -> None:
+        if self.layer is None or info.get("layer") is not self.layer:
+            return
+        subject = f"{info.get('host')}:{info.get('port')}"
+        keys = ("event", "connection_type", "error", "healthy_publishers")
+        keys += ("healthy_subscribers", "node_count")
+        detail = " ".join(f"{k}={info[k]}" for k in keys if info.get(k) not in (None, ""))
+        self.record("redis", subject, info.get("healthy"), detail)
 
-def on_redis_health_changed(sender: Any = None, **info: Any) -> None:
-    """Receiver of ``redis_health_changed``."""
-    log = _current_log(info.get("layer"))
-    if log is None:
-        return
-    subject = f"{info.get('host')}:{info.get('port')}"
-    detail = " ".join(
-        f"{key}={info[key]}"
-        for key in (
-            "event",
-            "connection_type",
-            "error",
-            "healthy_publishers",
-            "healthy_subscribers",
-            "node_count",
-        )
-        if info.get(key) not in (None, "")
-    )
-    log.record("redis", subject, info.get("healthy"), detail)
+    def _on_node_joined(self, name: str = "", info: Any = None, **kwargs: Any) -> None:
+        if kwargs.get("membership") is self.membership:
+            self.record("node_joined", name, True, _describe(info))
 
+    def _on_node_left(self, name: str = "", info: Any = None, **kwargs: Any) -> None:
+        if kwargs.get("membership") is self.membership:
+            self.record("node_left", name, False, _describe(info))
 
-def on_node_joined(sender: Any = None, name: str = "", info: Any = None, **kwargs: Any) -> None:
-    """Receiver of ``node_joined``."""
-    if (log := _current_log()) is not None:
-        log.record("node_joined", name, True, _describe(info))
-
-
-def on_node_left(sender: Any = None, name: str = "", info: Any = None, **kwargs: Any) -> None:
-    """Receiver of ``node_left``."""
-    if (log := _current_log()) is not None:
-        log.record("node_left", name, False, _describe(info))
-
-
-def on_duplicate_server_name(
-    sender: Any = None, name: str = "", instances: Any = (), **kwargs: Any
-) -> None:
-    """Receiver of ``duplicate_server_name``."""
-    if (log := _current_log()) is not None:
-        log.record("duplicate_name", name, False, "instances: " + ", ".join(instances))
+    def _on_duplicate(self, name: str = "", instances: Any = (), **kwargs: Any) -> None:
+        if kwargs.get("membership") is self.membership:
+            self.record("duplicate_name", name, False, "instances: " + ", ".join(instances))
 
 
 def _describe(info: Any) -> str:
     if not isinstance(info, dict):
         return ""
     return f"pid {info.get('pid')} on {info.get('host')}, version {info.get('version')}"
-
-
-def connect_receivers() -> None:
-    """Wire the receivers (called from ``AppConfig.ready``)."""
-    from .. import signals
-
-    signals.node_joined.connect(on_node_joined, dispatch_uid="realtime-log-joined")
-    signals.node_left.connect(on_node_left, dispatch_uid="realtime-log-left")
-    signals.duplicate_server_name.connect(on_duplicate_server_name, dispatch_uid="realtime-log-dup")
-    redis_signal = getattr(signals, "redis_health_changed", None)
-    if redis_signal is not None:
-        redis_signal.connect(on_redis_health_changed, dispatch_uid="realtime-log-redis")

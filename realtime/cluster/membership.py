@@ -18,19 +18,24 @@ import os
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import signals
 from ..conf import realtime_settings
+from ..metrics import metrics
+from ..node.features import LayerFeatures
+from ..node.identity import NodeIdentity
+from ..node.link import NodeLink
 from ..throttled_log import ThrottledLogger
+from ..version import __version__
 from ..wire import names
-
-if TYPE_CHECKING:
-    from ..hub import Hub
+from ..wire.node_messages import Presence
 
 logger = logging.getLogger(__name__)
-PRESENCE = "realtime.presence"
+#: (connections, rooms, users) on this node right now.
+LocalCounts = Callable[[], tuple[int, int, int]]
 
 
 @dataclass
@@ -61,28 +66,24 @@ class NodeInfo:
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
-def layer_health(layer: Any) -> list[dict[str, Any]] | None:
+def layer_health(features: LayerFeatures) -> list[dict[str, Any]] | None:
     """The layer's per-Redis-node health as plain dicts, or None for layers without it."""
-    health = getattr(layer, "health", None)
-    if health is None:
+    if features.health is None:
         return None
     entries = []
-    for entry in health():
+    for entry in features.health():
         entries.append(
             dataclasses.asdict(entry) if dataclasses.is_dataclass(entry) else dict(entry)
         )
     return entries
 
 
-def node_counters(layer: Any) -> dict[str, int]:
+def node_counters(features: LayerFeatures) -> dict[str, int]:
     """What the limits refused or dropped (realtime.metrics) and the layer's traffic
     counters (prefixed ``layer_``)."""
-    from ..metrics import metrics
-
     counters = metrics.snapshot()
-    stats = getattr(layer, "stats", None)
-    if stats is not None:
-        counters.update({f"layer_{name}": value for name, value in stats().items()})
+    if features.stats is not None:
+        counters.update({f"layer_{name}": value for name, value in features.stats().items()})
     return counters
 
 
@@ -130,10 +131,12 @@ def _interval() -> float:
 
 
 class Membership:
-    """The live-node table of one hub, and the announcement loop."""
+    """The live-node table of one node (or observer), and the announcement loop."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, identity: NodeIdentity, link: NodeLink, counts: LocalCounts) -> None:
+        self.identity = identity
+        self.link = link
+        self.counts = counts
         self.started = time.time()
         self.peers: dict[str, NodeInfo] = {}
         # name -> {instance: (first seen, last seen)}, to tell a restart from two live processes.
@@ -162,26 +165,25 @@ class Membership:
 
     def own_info(self) -> NodeInfo:
         """This node's current announcement."""
-        from .. import __version__
-
-        hub = self.hub
+        connections, rooms, users = self.counts()
+        features = self.link.features
         return NodeInfo(
-            name=hub.name,
-            instance=hub.instance_id,
+            name=self.identity.name,
+            instance=self.identity.instance_id,
             host=socket.gethostname(),
             pid=os.getpid(),
             started=self.started,
             version=__version__,
-            connections=hub.connection_count,
-            rooms=hub.room_count,
-            users=len(hub.local.users),
-            redis=layer_health(hub.link.layer) if hub.distributed else None,
-            counters=node_counters(hub.link.layer),
+            connections=connections,
+            rooms=rooms,
+            users=users,
+            redis=layer_health(features) if self.link.enabled else None,
+            counters=node_counters(features),
         )
 
     async def start(self) -> None:
         """Start announcing (nothing to do in single-node mode)."""
-        if self._task is None and self.hub.distributed:
+        if self._task is None and self.link.enabled:
             self._wake = asyncio.Event()
             signals.redis_health_changed.connect(self._on_own_redis_health)
             self._task = asyncio.get_running_loop().create_task(
@@ -192,7 +194,7 @@ class Membership:
         # Announce at once when this node's Redis health changes: peers must stop publishing
         # on a Redis node this one cannot read *before* it misses messages there, not up to an
         # interval later (and resume as soon as it reads again).
-        if layer is self.hub.link.layer and self._wake is not None:
+        if layer is self.link.layer and self._wake is not None:
             self._wake.set()
 
     async def stop(self) -> None:
@@ -205,60 +207,60 @@ class Membership:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         with contextlib.suppress(Exception):
-            await self.hub.link.publish(
-                names.ALL_NODES_GROUP,
-                {"type": PRESENCE, "node": self.own_info().as_dict(), "leaving": True},
+            await self.link.publish(
+                names.ALL_NODES_GROUP, Presence(self.own_info().as_dict(), leaving=True)
             )
 
     async def _announce_loop(self) -> None:
         while True:
             try:
-                await self.hub.link.publish(
-                    names.ALL_NODES_GROUP, {"type": PRESENCE, "node": self.own_info().as_dict()}
-                )
+                await self.link.publish(names.ALL_NODES_GROUP, Presence(self.own_info().as_dict()))
             except Exception:
                 self._throttled.log(
                     "announce", logging.WARNING, "Announcing this node failed", exc_info=True
                 )
             self.sweep()
-            self.latency.record(layer_health(self.hub.link.layer) or [])
+            self.latency.record(layer_health(self.link.features) or [])
             assert self._wake is not None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
 
-    async def on_presence(self, message: dict[str, Any]) -> None:
+    async def on_presence(self, message: Presence) -> None:
         """Record another node's announcement."""
-        info = NodeInfo.from_dict(message["node"])
-        if message.get("leaving"):
+        info = NodeInfo.from_dict(message.node)
+        if message.leaving:
             self._forget(info)
             return
         info.last_seen = time.time()
         self._check_duplicate(info)
-        if info.name == self.hub.name:
+        if info.name == self.identity.name:
             return
         joined = info.name not in self.peers
         self.peers[info.name] = info
         if joined:
-            level = logging.INFO if self.hub.role == "node" else logging.DEBUG
+            level = logging.INFO if self.identity.role == "node" else logging.DEBUG
             logger.log(
                 level, "Server node %s joined (pid %s on %s)", info.name, info.pid, info.host
             )
-            signals.node_joined.send(sender=Membership, name=info.name, info=info.as_dict())
-        self._share_subscriber_health()
+            signals.node_joined.send(
+                sender=Membership, membership=self, name=info.name, info=info.as_dict()
+            )
+        self.share_subscriber_health()
 
-    def _share_subscriber_health(self) -> None:
+    def share_subscriber_health(self) -> None:
         """Make this node's publishers avoid Redis nodes that a live peer cannot read from.
 
         A node whose subscription to a Redis node is broken, or that does not have the node
         (yet: ``realtime_redis add`` reaches the nodes one by one), would silently miss every
         message published there (the seed's defect); every peer announces what it can read.
         """
-        layer = self.hub.link.layer
-        exclude = getattr(layer, "set_excluded_nodes", None)
-        if exclude is None or self.hub.role != "node":
+        # Observers (commands) publish too: `realtime_redis add` reads the new Redis node
+        # before the nodes do, and must not send them its request through it.
+        exclude = self.link.features.exclude_redis
+        if exclude is None:
             return
-        ours = {redis_key(entry) for entry in layer_health(layer) or []}
+        ours = {redis_key(entry) for entry in layer_health(self.link.features) or []}
         unreadable = sorted(
             {
                 address
@@ -277,9 +279,9 @@ class Membership:
         exclude(unreadable)
 
     def _check_duplicate(self, info: NodeInfo) -> None:
-        if info.name == self.hub.name:
+        if info.name == self.identity.name:
             # This process is alive: anyone else announcing its name is a duplicate.
-            if info.instance != self.hub.instance_id:
+            if info.instance != self.identity.instance_id:
                 self._report_duplicate(info.name, [info.instance])
             return
         now = info.last_seen
@@ -298,8 +300,8 @@ class Membership:
             self._report_duplicate(info.name, [*concurrent, info.instance])
 
     def _report_duplicate(self, name: str, instances: list[str]) -> None:
-        if own := name == self.hub.name:
-            instances = sorted({*instances, self.hub.instance_id})
+        if own := name == self.identity.name:
+            instances = sorted({*instances, self.identity.instance_id})
         self.duplicates.add(name)
         self._throttled.log(
             ("duplicate", name),
@@ -311,7 +313,9 @@ class Membership:
             ", ".join(instances),
             " including this one" if own else "",
         )
-        signals.duplicate_server_name.send(sender=Membership, name=name, instances=instances)
+        signals.duplicate_server_name.send(
+            sender=Membership, membership=self, name=name, instances=instances
+        )
 
     def _forget(self, info: NodeInfo) -> None:
         current = self.peers.get(info.name)
@@ -321,8 +325,10 @@ class Membership:
         self._instances.pop(info.name, None)
         self.departed.append((info.name, current.as_dict(), time.time()))
         logger.info("Server node %s left the cluster", info.name)
-        signals.node_left.send(sender=Membership, name=info.name, info=current.as_dict())
-        self._share_subscriber_health()
+        signals.node_left.send(
+            sender=Membership, membership=self, name=info.name, info=current.as_dict()
+        )
+        self.share_subscriber_health()
 
     def sweep(self) -> list[str]:
         """Drop nodes silent for longer than ``dead_after``; returns their names."""
@@ -334,9 +340,11 @@ class Membership:
             self.duplicates.discard(name)
             self.departed.append((name, info.as_dict(), now))
             logger.warning("Server node %s left (silent for %.1fs)", name, now - info.last_seen)
-            signals.node_left.send(sender=Membership, name=name, info=info.as_dict())
+            signals.node_left.send(
+                sender=Membership, membership=self, name=name, info=info.as_dict()
+            )
         if gone:
-            self._share_subscriber_health()
+            self.share_subscriber_health()
         return gone
 
     def live_names(self) -> list[str]:
@@ -350,13 +358,13 @@ class Membership:
     def vouch(self, names: set[str]) -> None:
         """Record nodes that live peers consider alive (observers learning the cluster)."""
         now = time.time()
-        self.vouched.update(dict.fromkeys(names - {self.hub.name}, now))
+        self.vouched.update(dict.fromkeys(names - {self.identity.name}, now))
 
     def live_nodes(self) -> list[NodeInfo]:
         """Announcements of the live nodes, this one (fresh) included unless it is an
         observer, sorted by name."""
         self.sweep()
         nodes = dict(self.peers)
-        if self.hub.role == "node":
-            nodes[self.hub.name] = self.own_info()
+        if self.identity.role == "node":
+            nodes[self.identity.name] = self.own_info()
         return [nodes[name] for name in sorted(nodes)]

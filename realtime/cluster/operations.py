@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ..hub import Hub
-    from .calls import CrossServer
+from ..node.features import LayerFeatures
+from .calls import CrossServer
 
 REDIS_ADD = "realtime:redis-add"
 REDIS_REMOVE = "realtime:redis-remove"
 
 
-def _layer_method(hub: Hub, name: str) -> Any:
-    method = getattr(hub.link.layer, name, None)
-    if method is None:
-        raise RuntimeError(f"the channel layer of {hub.name} cannot {name.replace('_', ' ')}")
-    return method
+def install_operations(cross_server: CrossServer, features: LayerFeatures) -> None:
+    """Register the operation handlers over the node layer's declared features."""
+    node = cross_server.identity.name
 
+    def require(operation: Any, what: str) -> Any:
+        if operation is None or features.health is None:
+            raise RuntimeError(f"the channel layer of {node} cannot {what}")
+        return operation
 
-async def _redis_add(hub: Hub, url: str) -> dict[str, Any]:
-    await _layer_method(hub, "add_node")(url)
-    return {"nodes": len(_layer_method(hub, "health")())}
+    async def redis_add(url: str) -> dict[str, Any]:
+        await require(features.add_node, "add node")(url)
+        return {"nodes": len(features.health())}  # type: ignore[misc]
 
+    async def redis_remove(url: str) -> dict[str, Any]:
+        await require(features.remove_node, "remove node")(url)
+        return {"nodes": len(features.health())}  # type: ignore[misc]
 
-async def _redis_remove(hub: Hub, url: str) -> dict[str, Any]:
-    await _layer_method(hub, "remove_node")(url)
-    return {"nodes": len(_layer_method(hub, "health")())}
-
-
-def install_operations(cross_server: CrossServer) -> None:
-    """Register the operation handlers."""
-    cross_server.system_handlers.update({REDIS_ADD: _redis_add, REDIS_REMOVE: _redis_remove})
+    cross_server.system_handlers.update({REDIS_ADD: redis_add, REDIS_REMOVE: redis_remove})

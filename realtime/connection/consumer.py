@@ -12,49 +12,48 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
 
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 from channels.consumer import AsyncConsumer
 
 from ..conf import realtime_settings
-from ..hub import Hub, get_hub
 from ..metrics import metrics
-from ..throttled_log import ThrottledLogger
+from ..wire import codes
 from ..wire.protocol import HEARTBEAT, ClientEvent, MalformedFrame, decode_frame, error_payload
 from .acks import Ack
 from .auth import AuthResult, authenticate
-from .lifecycle import (
-    AUTH_FAILURE_CODE,
-    AUTH_FAILURE_REASON,
-    SERVER_ERROR_CODE,
-    SERVER_ERROR_REASON,
-    AuthDeadline,
-    run_connect_hooks,
-    run_disconnect_hooks,
-)
-from .limits import ConnectionRateLimiter, RatePolicy, Verdict
-from .socket import FLOW_CONTROL_KEY, Socket
+from .handlers import Registry
+from .lifecycle import AuthDeadline, run_connect_hooks, run_disconnect_hooks
+from .limits import ConnectionRateLimiter, ConnectionsPerAddress, RatePolicy, Verdict
+from .socket import FLOW_CONTROL_KEY, Socket, SocketOwner, bad_input_log
 
 logger = logging.getLogger(__name__)
 
-FRAME_TOO_LARGE_CODE = 1009
-RATE_LIMITED_CODE = 4029
-RATE_LIMITED_REASON = "Rate limit exceeded"
-# Close code of a handshake refused for the per-address limit (the client sees HTTP 403).
-TOO_MANY_CONNECTIONS_CODE = 1008
 # Seconds handlers still running at disconnect may take to finish before being cancelled.
 DISCONNECT_GRACE = 5.0
 
 
-_throttled_logger: ThrottledLogger | None = None
+class ConnectionOwner(SocketOwner, Protocol):
+    """What the consumer needs of the node (the hub implements it): the socket's operations,
+    the handler registry, the per-address counts, and registration of open connections."""
+
+    handlers: Registry
+    addresses: ConnectionsPerAddress
+
+    async def register(self, socket: Socket) -> None:
+        """Track a newly opened connection."""
+
+    async def unregister(self, socket: Socket) -> None:
+        """Forget a closed connection."""
 
 
-def _throttled() -> ThrottledLogger:
-    # One per process: a flood from many connections still logs once per interval.
-    global _throttled_logger
-    if _throttled_logger is None:
-        _throttled_logger = ThrottledLogger(logger, realtime_settings.BAD_FRAME_LOG_INTERVAL)
-    return _throttled_logger
+def _no_owner() -> ConnectionOwner:
+    raise RuntimeError(
+        "RealtimeConsumer has no owner: add 'realtime' to INSTALLED_APPS (its AppConfig "
+        "hands the hub over when Django is ready)"
+    )
 
 
 def _utf8_length_exceeds(text: str, limit: int) -> bool:
@@ -75,39 +74,50 @@ def _client_ip(scope: dict[str, Any]) -> str | None:
 class RealtimeConsumer(AsyncConsumer):
     """Serves one WebSocket connection; route it with ``RealtimeConsumer.as_asgi()``."""
 
-    def __init__(self) -> None:
+    #: Returns the node serving this event loop's connections; the app sets it to
+    #: :func:`realtime.hub.get_hub` when Django is ready.
+    owner: ClassVar[Callable[[], ConnectionOwner]] = staticmethod(_no_owner)
+
+    def __init__(self, owner: Callable[[], ConnectionOwner] | None = None) -> None:
+        # ``RealtimeConsumer.as_asgi(owner=...)`` serves connections from another hub (tests).
+        if owner is not None:
+            self.owner = owner  # type: ignore[misc]
         self.socket: Socket | None = None
+        self.handlers: Registry | None = None
         self.pending: set[asyncio.Task[None]] = set()
         self.limiter: ConnectionRateLimiter | None = None
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(  # type: ignore[override]
+        self, scope: WebSocketScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
         """The ASGI entry point (replaces Channels' per-consumer layer channel and dispatch)."""
         self.scope = scope
         self.base_send = send
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        hub = get_hub()
+        hub = self.owner()
         address = _client_ip(scope)
         if not hub.addresses.acquire(address, realtime_settings.MAX_CONNECTIONS_PER_IP):
             metrics.incr("ip_limit_refusals")
-            _throttled().log(
+            bad_input_log().log(
                 ("ip-limit", address), logging.WARNING, "Too many connections from %s", address
             )
-            await send({"type": "websocket.close", "code": TOO_MANY_CONNECTIONS_CODE})
+            await send({"type": "websocket.close", "code": codes.TOO_MANY_CONNECTIONS.code})
             return
         try:
-            await self._open(Socket(scope, send, hub), receive, hub)
+            await self._open(Socket(scope, send, hub), receive, hub)  # type: ignore[arg-type]
         finally:
             hub.addresses.release(address)
 
-    async def _open(self, socket: Socket, receive: Any, hub: Hub) -> None:
+    async def _open(self, socket: Socket, receive: Any, hub: ConnectionOwner) -> None:
         deadline = asyncio.get_running_loop().time() + realtime_settings.CONNECT_TIMEOUT
         auth = await self._authenticate(socket, deadline)
         if auth is None or auth.rejected:
             await self._refuse(socket, auth, receive)
             return
         self.socket = socket
+        self.handlers = hub.handlers
         # The extra key lets the server report a client that stops reading (daphne_compat).
         await socket.transmit({"type": "websocket.accept", FLOW_CONTROL_KEY: socket})
         timer = None
@@ -117,7 +127,7 @@ class RealtimeConsumer(AsyncConsumer):
         try:
             if auth.user_id is not None:
                 await socket.bind(auth.user_id)
-            if await run_connect_hooks(socket, deadline):
+            if await run_connect_hooks(socket, hub.handlers.connect_hooks, deadline):
                 await self._serve(socket, receive)
             else:
                 await self._drain_until_disconnect(receive)
@@ -127,7 +137,7 @@ class RealtimeConsumer(AsyncConsumer):
                 timer.cancel()
             await hub.unregister(socket)
             await self._finish_pending()
-            await run_disconnect_hooks(socket)
+            await run_disconnect_hooks(socket, hub.handlers.disconnect_hooks)
 
     @staticmethod
     async def _authenticate(socket: Socket, deadline: float) -> AuthResult | None:
@@ -137,7 +147,7 @@ class RealtimeConsumer(AsyncConsumer):
                 return await authenticate(socket.scope, socket.params)
         except Exception as exc:
             # Throttled: a failing token service would otherwise log once per connection.
-            _throttled().log(
+            bad_input_log().log(
                 "auth-error",
                 logging.ERROR,
                 "Authenticating a connection failed (%s)",
@@ -151,15 +161,14 @@ class RealtimeConsumer(AsyncConsumer):
         rejected = auth is not None  # None: the step itself failed
         metrics.incr("auth_failures" if rejected else "connect_errors")
         if rejected:
-            _throttled().log("auth-refused", logging.INFO, "Refused an unauthenticated connection")
+            bad_input_log().log(
+                "auth-refused", logging.INFO, "Refused an unauthenticated connection"
+            )
         if realtime_settings.REJECT_AT_HANDSHAKE:
-            await socket.transmit({"type": "websocket.close", "code": AUTH_FAILURE_CODE})
+            await socket.transmit({"type": "websocket.close", "code": codes.AUTH_FAILURE.code})
             return
         await socket.transmit({"type": "websocket.accept"})
-        if rejected:
-            await socket.close(AUTH_FAILURE_CODE, AUTH_FAILURE_REASON)
-        else:
-            await socket.close(SERVER_ERROR_CODE, SERVER_ERROR_REASON)
+        await socket.close(*(codes.AUTH_FAILURE if rejected else codes.SERVER_ERROR))
         await self._drain_until_disconnect(receive)
 
     @staticmethod
@@ -191,12 +200,12 @@ class RealtimeConsumer(AsyncConsumer):
                     len(text),
                     max_bytes,
                 )
-                await socket.close(FRAME_TOO_LARGE_CODE, "Frame too large")
+                await socket.close(*codes.FRAME_TOO_LARGE)
             else:
                 await self._on_text(socket, text, heartbeat)
 
     def _drop(self, reason: str, size: int) -> None:
-        _throttled().log(
+        bad_input_log().log(
             "bad-frame", logging.DEBUG, "Dropped a client frame (%s, %d long)", reason, size
         )
 
@@ -213,22 +222,23 @@ class RealtimeConsumer(AsyncConsumer):
         ack = Ack(socket, event.callback_id)
         if not await self._admit(socket, event.event, ack):
             return
-        handler = socket.hub.handlers.events.get(event.event)
+        assert self.handlers is not None
+        handler = self.handlers.events.get(event.event)
         if handler is None:
-            _throttled().log(
+            bad_input_log().log(
                 "unknown-event", logging.DEBUG, "No handler for client event %r", event.event
             )
-            await ack(error_payload(f"Unknown event {event.event!r}", "UNKNOWN_EVENT"))
+            await ack(error_payload(f"Unknown event {event.event!r}", codes.UNKNOWN_EVENT))
             return
         if len(self.pending) >= realtime_settings.MAX_PENDING_HANDLERS:
-            _throttled().log(
+            bad_input_log().log(
                 "busy",
                 logging.WARNING,
                 "%r has too many handlers running; refusing %r",
                 socket,
                 event.event,
             )
-            await ack(error_payload("Too many requests in progress", "BUSY"))
+            await ack(error_payload("Too many requests in progress", codes.BUSY))
             return
         task = asyncio.get_running_loop().create_task(
             self._run_handler(handler, socket, event, ack)
@@ -245,24 +255,25 @@ class RealtimeConsumer(AsyncConsumer):
             return True
         metrics.incr("rate_limited_frames")
         if verdict is Verdict.CLOSE:
-            _throttled().log(
+            bad_input_log().log(
                 "rate-limit-close",
                 logging.WARNING,
                 "Closing %r: it kept sending over its rate limit",
                 socket,
             )
             metrics.incr("rate_limit_closes")
-            await socket.close(RATE_LIMITED_CODE, RATE_LIMITED_REASON)
+            await socket.close(*codes.RATE_LIMITED)
         else:
-            _throttled().log("rate-limited", logging.INFO, "Refused frames over the rate limit")
+            bad_input_log().log("rate-limited", logging.INFO, "Refused frames over the rate limit")
             if ack is not None:
-                await ack(error_payload(RATE_LIMITED_REASON, "RATE_LIMITED"))
+                await ack(error_payload(codes.RATE_LIMITED.reason, codes.RATE_LIMITED_ERROR))
         return False
 
     async def _run_handler(
         self, handler: Any, socket: Socket, event: ClientEvent, ack: Ack
     ) -> None:
-        timeouts = socket.hub.handlers.timeouts
+        assert self.handlers is not None
+        timeouts = self.handlers.timeouts
         if event.event in timeouts:
             timeout = timeouts[event.event]
         else:
@@ -276,24 +287,24 @@ class RealtimeConsumer(AsyncConsumer):
         except Exception as exc:
             if isinstance(exc, TimeoutError) and deadline.expired():
                 metrics.incr("handler_timeouts")
-                _throttled().log(
+                bad_input_log().log(
                     ("timeout", event.event),
                     logging.WARNING,
                     "Handler for %r timed out after %ss",
                     event.event,
                     timeout,
                 )
-                message, code = f"Handler for {event.event!r} timed out", "HANDLER_TIMEOUT"
+                message, code = f"Handler for {event.event!r} timed out", codes.HANDLER_TIMEOUT
             else:
                 metrics.incr("handler_errors")
-                _throttled().log(
+                bad_input_log().log(
                     ("error", event.event),
                     logging.ERROR,
                     "Handler for client event %r failed",
                     event.event,
                     exc_info=True,
                 )
-                message, code = f"Handler for {event.event!r} failed", "HANDLER_ERROR"
+                message, code = f"Handler for {event.event!r} failed", codes.HANDLER_ERROR
             await ack(error_payload(message, code))
 
     async def _finish_pending(self) -> None:

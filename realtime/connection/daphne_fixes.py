@@ -19,7 +19,8 @@
    write buffer, which grows without bound for a client that stops reading. Twisted can tell
    when that buffer passes its high-water mark: it calls ``pauseProducing()`` on the
    transport's registered push producer, and ``resumeProducing()`` once it drained. The
-   consumer's ``websocket.accept`` message carries its :class:`~realtime.connection.socket.Socket`
+   consumer's ``websocket.accept`` message carries its
+   :class:`~realtime.connection.socket.Socket`
    under ``FLOW_CONTROL_KEY``; the wrapper then registers a producer on the connection's
    transport that forwards those calls to the socket, which holds further frames in its
    bounded queue (and closes the connection with 4008 past the bound). The producer
@@ -55,7 +56,8 @@ from typing import Any
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
-from .socket import FLOW_CONTROL_KEY, DirectWriter, OutgoingFrame, Socket
+from ..wire.frames import OutgoingFrame
+from .socket import FLOW_CONTROL_KEY, DirectWriter, Socket
 
 logger = logging.getLogger(__name__)
 

@@ -8,30 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..conf import realtime_settings
 from ..metrics import metrics
+from ..wire import codes
 
 if TYPE_CHECKING:
     from .socket import Socket
 
 logger = logging.getLogger(__name__)
-
-AUTH_FAILURE_CODE = 4011
-AUTH_FAILURE_REASON = "Auth failure"
-AUTH_TIMEOUT_REASON = "Authentication timeout"
-SERVER_ERROR_CODE = 1011
-SERVER_ERROR_REASON = "Server error"
+Hook = Callable[["Socket"], Awaitable[None]]
 
 
-async def run_connect_hooks(socket: Socket, deadline: float) -> bool:
+async def run_connect_hooks(socket: Socket, hooks: Sequence[Hook], deadline: float) -> bool:
     """Run the ``@on_connect`` hooks in order until ``deadline`` (loop time).
 
     Returns False when the connection was closed: by a hook, or with 1011 because a hook
     raised or the deadline passed.
     """
-    for hook in socket.hub.handlers.connect_hooks:
+    for hook in hooks:
         try:
             async with asyncio.timeout_at(deadline):
                 await hook(socket)
@@ -41,19 +38,19 @@ async def run_connect_hooks(socket: Socket, deadline: float) -> bool:
             else:
                 logger.exception("Connect hook %s failed", hook.__qualname__)
             metrics.incr("connect_errors")
-            await socket.close(SERVER_ERROR_CODE, SERVER_ERROR_REASON)
+            await socket.close(*codes.SERVER_ERROR)
         if socket.closed:
             return False
     return True
 
 
-async def run_disconnect_hooks(socket: Socket) -> None:
+async def run_disconnect_hooks(socket: Socket, hooks: Sequence[Hook]) -> None:
     """Run every ``@on_disconnect`` hook, each bounded by ``DISCONNECT_TIMEOUT``.
 
     A hook that raises or hangs is logged and counted; the next hooks still run.
     """
     timeout = realtime_settings.DISCONNECT_TIMEOUT
-    for hook in socket.hub.handlers.disconnect_hooks:
+    for hook in hooks:
         try:
             async with asyncio.timeout(timeout):
                 await hook(socket)
@@ -82,7 +79,7 @@ class AuthDeadline:
         logger.info("Closing %r: no user bound within AUTH_TIMEOUT", self.socket)
         metrics.incr("auth_timeouts")
         self._closing = asyncio.get_running_loop().create_task(
-            self.socket.close(AUTH_FAILURE_CODE, AUTH_TIMEOUT_REASON)
+            self.socket.close(*codes.AUTH_TIMEOUT)
         )
 
     def cancel(self) -> None:

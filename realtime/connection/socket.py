@@ -13,18 +13,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..conf import realtime_settings
 from ..metrics import metrics
-from ..throttled_log import ThrottledLogger
+from ..throttled_log import ThrottledLogger, shared_logger
+from ..wire import codes
+from ..wire.frames import OutgoingFrame
 from ..wire.protocol import MISSING, encode_push, parse_params, parse_path
-
-if TYPE_CHECKING:
-    from ..hub import Hub
 
 AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
 _ids = itertools.count(1)
@@ -33,65 +31,42 @@ logger = logging.getLogger(__name__)
 # Key of the ASGI "websocket.accept" message that hands the socket to a server integration
 # able to report a client that stops reading (daphne_compat); other servers ignore it.
 FLOW_CONTROL_KEY = "realtime.flow_control"
-SLOW_CLIENT_CODE = 4008
-SLOW_CLIENT_REASON = "Too slow"
 
 
-_throttled_logger: ThrottledLogger | None = None
+class UserNotBound(RuntimeError):
+    """A room operation on a connection that has no bound user."""
 
 
-def _throttled() -> ThrottledLogger:
-    # Many slow clients at once (a network outage) still log once per interval.
-    global _throttled_logger
-    if _throttled_logger is None:
-        _throttled_logger = ThrottledLogger(logger, realtime_settings.BAD_FRAME_LOG_INTERVAL)
-    return _throttled_logger
+class SocketOwner(Protocol):
+    """What a :class:`Socket` needs of the node that serves it (the hub implements it; the
+    connection layer never imports the hub)."""
+
+    name: str
+    instance_id: str
+
+    async def bind_user(self, user_id: Any, socket: Socket, kick_previous: bool = False) -> None:
+        """Bind ``socket`` to ``user_id``."""
+
+    async def unbind_socket(self, socket: Socket) -> None:
+        """Remove the user binding of one connection."""
+
+    async def join_room(self, namespace: str, room: Any, user_id: Any) -> None:
+        """Add a user with a connection here to a room."""
+
+    async def leave_room(self, namespace: str, room: Any, user_id: Any) -> None:
+        """Remove a user from a room."""
+
+    def user_rooms(self, user_id: Any) -> set[tuple[str, str]]:
+        """The rooms a user is a member of on this node."""
+
+
+def bad_input_log() -> ThrottledLogger:
+    """The throttled logger of the connection layer: bad frames, floods, slow clients."""
+    return shared_logger("realtime.connection", realtime_settings.BAD_FRAME_LOG_INTERVAL)
 
 
 def _frame_size(message: dict[str, Any]) -> int:
     return len(message.get("text") or message.get("bytes") or "")
-
-
-def websocket_text_frame(payload: bytes) -> bytes:
-    """``payload`` as one final, unmasked RFC 6455 text frame: the bytes a server sends."""
-    length = len(payload)
-    if length < 126:
-        header = bytes((0x81, length))
-    elif length < 65536:
-        header = struct.pack("!BBH", 0x81, 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, length)
-    return header + payload
-
-
-class OutgoingFrame:
-    """One finished text frame for one or many connections.
-
-    ``message`` is the ASGI send message; ``payload`` (UTF-8) and ``wire`` (the whole
-    WebSocket frame) are built on first use, once for every connection of a fan-out: a
-    server frame is not masked, so every recipient gets the same bytes.
-    """
-
-    __slots__ = ("_payload", "_wire", "message")
-
-    def __init__(self, text: str) -> None:
-        self.message = {"type": "websocket.send", "text": text}
-        self._payload: bytes | None = None
-        self._wire: bytes | None = None
-
-    @property
-    def payload(self) -> bytes:
-        """The text, UTF-8 encoded."""
-        if self._payload is None:
-            self._payload = self.message["text"].encode("utf-8")
-        return self._payload
-
-    @property
-    def wire(self) -> bytes:
-        """The complete WebSocket frame."""
-        if self._wire is None:
-            self._wire = websocket_text_frame(self.payload)
-        return self._wire
 
 
 # Writes a finished frame straight to the connection; False when it cannot (the caller then
@@ -129,7 +104,7 @@ class Socket:
         "user_id",
     )
 
-    def __init__(self, scope: dict[str, Any], send: AsgiSend, hub: Hub) -> None:
+    def __init__(self, scope: dict[str, Any], send: AsgiSend, hub: SocketOwner) -> None:
         self.id = str(next(_ids))
         self.scope = scope
         self._send = send
@@ -247,7 +222,8 @@ class Socket:
         if (max_frames is not None and len(backlog) > max_frames) or (
             max_bytes is not None and self._backlog_size > max_bytes
         ):
-            _throttled().log(
+            # Many slow clients at once (a network outage) still log once per interval.
+            bad_input_log().log(
                 "slow-client",
                 logging.WARNING,
                 "Closing %r: %d frames (%d bytes) waiting for a client that does not read",
@@ -256,7 +232,7 @@ class Socket:
                 self._backlog_size,
             )
             metrics.incr("slow_client_closes")
-            await self.close(SLOW_CLIENT_CODE, SLOW_CLIENT_REASON)
+            await self.close(*codes.SLOW_CLIENT)
             return False
         return True
 
@@ -313,8 +289,6 @@ class Socket:
 
     def _require_user(self) -> str:
         if self.user_id is None:
-            from ..hub import UserNotBound
-
             raise UserNotBound("bind a user to the connection (socket.bind) before joining rooms")
         return self.user_id
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from ..validators import is_int, is_number
 from .signing import derive_key
 from .strategies import STRATEGIES
 
@@ -144,7 +145,7 @@ def _parse_dict(value: Mapping[str, Any], key: str) -> NodeConfig:
     if unknown or not isinstance(value.get("host"), str) or not value["host"]:
         raise _error(key, f"node dicts with a 'host' and only the keys {sorted(_NODE_KEYS)}", shown)
     port, db = value.get("port", 6379), value.get("db", 0)
-    if not _is_int(port) or not 0 < port < 65536 or not _is_int(db) or db < 0:
+    if not is_int(port) or not 0 < port < 65536 or not is_int(db) or db < 0:
         raise _error(key, "node dicts with an integer port (1-65535) and db (>= 0)", shown)
     return NodeConfig(
         host=value["host"],
@@ -165,14 +166,6 @@ def _redact(url: str) -> str:
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user = userinfo.partition(":")[0]
     return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -220,7 +213,7 @@ def parse_config(options: Mapping[str, Any]) -> LayerConfig:
     _check(values, "prefix", lambda v: isinstance(v, str) and _PREFIX.match(v), "1-64 ASCII chars")
     _check(values, "strategy", lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}")
     for key in ("health_check_interval", "health_check_timeout", "expiry"):
-        _check(values, key, lambda v: _is_number(v) and v > 0, "a number of seconds > 0")
+        _check(values, key, lambda v: is_number(v) and v > 0, "a number of seconds > 0")
     presets = values["preset_namespaces"]
     _check(
         values,
@@ -235,16 +228,16 @@ def parse_config(options: Mapping[str, Any]) -> LayerConfig:
     _check(
         values,
         "redundancy",
-        lambda v: _is_int(v) and 1 <= v <= max(1, len(parsed)),
+        lambda v: is_int(v) and 1 <= v <= max(1, len(parsed)),
         f"an integer from 1 to the number of nodes ({max(1, len(parsed))})",
     )
     _check(values, "compression", lambda v: v in COMPRESSIONS, "None, 'zlib' or 'zstd'")
     for key in ("compression_threshold", "capacity"):
-        _check(values, key, lambda v: _is_int(v) and v > 0, "a positive integer")
+        _check(values, key, lambda v: is_int(v) and v > 0, "a positive integer")
     _check(
         values,
         "channel_capacity",
-        lambda v: isinstance(v, Mapping) and all(_is_int(c) and c > 0 for c in v.values()),
+        lambda v: isinstance(v, Mapping) and all(is_int(c) and c > 0 for c in v.values()),
         "a dict of channel name pattern -> positive integer",
     )
     return LayerConfig(
@@ -296,7 +289,7 @@ def _parse_signing(values: Mapping[str, Any], has_nodes: bool) -> dict[str, Any]
     _check(
         values,
         "signing_max_age",
-        lambda v: v is None or (_is_number(v) and v > 0),
+        lambda v: v is None or (is_number(v) and v > 0),
         "None or a number of seconds > 0",
     )
     signing, dedicated = values["signing"], values["signing_keys"]

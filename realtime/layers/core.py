@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.exceptions import ChannelFull
 
@@ -39,8 +39,8 @@ from .wire import (
 
 if TYPE_CHECKING:
     from .config import LayerConfig
-    from .layer import MultiRedisChannelLayer
     from .redis_node import RedisNode
+    from .transports import InProcessBus
 
 logger = logging.getLogger("realtime.layers")
 
@@ -56,10 +56,26 @@ def owner_of(channel: str) -> str:
     return channel[: channel.index("!")].rpartition(".")[2]
 
 
+class CoreOwner(Protocol):
+    """What an instance needs of the layer object that made it (the layer does not hand
+    itself over whole: the instance cannot reach back into other loops' instances)."""
+
+    bus: InProcessBus
+    excluded_nodes: frozenset[str]
+
+    def get_capacity(self, channel: str) -> int:
+        """The capacity of ``channel``."""
+
+    def health_changed(
+        self, core: LayerCore, node: RedisNode, kind: str, ok: bool, error: str | None
+    ) -> None:
+        """A connection of ``node`` went up or down."""
+
+
 class LayerCore:
     """The layer's state and traffic in one event loop."""
 
-    def __init__(self, layer: MultiRedisChannelLayer, config: LayerConfig) -> None:
+    def __init__(self, layer: CoreOwner, config: LayerConfig) -> None:
         self.layer = layer
         self.config = config
         self.loop = asyncio.get_running_loop()

@@ -14,17 +14,19 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 from weakref import WeakKeyDictionary
 
 from channels.layers import BaseChannelLayer
 
+from . import extensions
 from .config import NodeConfig, parse_config, parse_node
 from .core import LayerCore, NoHealthyRedisNode
 from .health import NodeHealth
 from .redis_node import RedisNode
+from .signals import redis_health_changed
 from .transports import InProcessBus, RedisNodes
 
 logger = logging.getLogger("realtime.layers")
@@ -33,9 +35,23 @@ __all__ = ["MultiRedisChannelLayer", "NoHealthyRedisNode"]
 
 
 class MultiRedisChannelLayer(BaseChannelLayer):
-    """A Channels layer over N independent Redis nodes (CONFIG keys: see README)."""
+    """A Channels layer over N independent Redis nodes (CONFIG keys: see the settings
+    reference). Besides Channels' ``groups`` and ``flush`` it declares the extensions of
+    :mod:`realtime.layers.extensions`."""
 
-    extensions = ["groups", "flush"]
+    extensions = [
+        "groups",
+        "flush",
+        extensions.LOCALITY,
+        extensions.REMOTE_SEND,
+        extensions.HEALTH,
+        extensions.RUNTIME_NODES,
+    ]
+    #: This server node's name in health reports; the realtime app hands over its own
+    #: (``REALTIME["SERVER_NAME"]``) when Django is ready.
+    server_name: ClassVar[Callable[[], str]] = staticmethod(
+        lambda: f"{socket.gethostname()}-{os.getpid()}"
+    )
 
     def __init__(self, **config: Any) -> None:
         self.config = parse_config(config)
@@ -234,17 +250,21 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         """Called by an instance when a connection of ``node`` went up or down."""
         self._emit(core, node, "up" if ok else "down", kind, error)
 
+    def _server_name(self) -> str:
+        try:
+            return type(self).server_name()
+        except Exception:  # settings not configured (a script using the layer directly)
+            return f"{socket.gethostname()}-{os.getpid()}"
+
     def _emit(
         self, core: LayerCore, node: RedisNode, event: str, kind: str, error: str | None
     ) -> None:
-        from ..signals import redis_health_changed
-
         snapshot = core.transport.snapshot()
         details = {
             "host": node.config.host,
             "port": node.config.port,
             "address": node.address,
-            "server_name": _server_name(),
+            "server_name": self._server_name(),
             "event": event,
             "connection_type": kind,
             "healthy": node.health.healthy and event != "removed",
@@ -270,12 +290,3 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-def _server_name() -> str:
-    try:
-        from ..conf import server_name
-
-        return server_name()
-    except Exception:  # settings not configured (a script using the layer directly)
-        return f"{socket.gethostname()}-{os.getpid()}"

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Hashable
 from typing import Any
 
-from ..throttled_log import ThrottledLogger
-
-_log = ThrottledLogger(logging.getLogger("realtime.layers"), interval=10.0)
+from ..throttled_log import shared_logger
 
 
 def throttled(key: Hashable, level: int, msg: str, *args: Any) -> None:
     """Log ``msg`` unless a line with the same ``key`` was logged in the last 10 s."""
-    _log.log(key, level, msg, *args)
+    shared_logger("realtime.layers", 10.0).log(key, level, msg, *args)

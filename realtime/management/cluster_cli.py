@@ -62,7 +62,7 @@ def run_with_hub(work: Callable[[Hub], Awaitable[T]], observe: bool = False) -> 
         try:
             if observe:
                 await hub.observe()
-                await learn_membership(hub)
+                await learn_membership(hub.cross_server)
             return await work(hub)
         finally:
             await hub.stop()

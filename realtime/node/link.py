@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from ..throttled_log import ThrottledLogger
 from ..wire import names
-
-if TYPE_CHECKING:
-    from ..hub import Hub
+from ..wire.node_messages import ORIGIN_KEY, MalformedNodeMessage, NodeMessage, decode, encode
+from .features import LayerFeatures
 
 logger = logging.getLogger(__name__)
+_throttled = ThrottledLogger(logger, 10.0)
 
 _READ_ERROR_BACKOFF = (0.05, 2.0)
 # Prefix of the node channel's name, so a layer's channel_capacity can give it room for
@@ -29,19 +30,24 @@ NODE_CHANNEL_PREFIX = "realtime-node"
 class NodeLink:
     """Publishing, listening and group membership for one hub."""
 
-    def __init__(self, hub: Hub, layer: Any) -> None:
-        from ..hub import is_process_local
-
-        self.hub = hub
-        self.layer = layer
-        self.enabled = not is_process_local(layer)
+    def __init__(
+        self,
+        features: LayerFeatures,
+        instance_id: str,
+        on_message: Callable[[NodeMessage], Awaitable[None]],
+    ) -> None:
+        self.features = features
+        self.layer = features.layer
+        self.instance_id = instance_id
+        self.on_message = on_message
+        self.enabled = not features.process_local
         self.channel: str | None = None
         self.groups: set[str] = set()
         self._group_locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._listen_lock: asyncio.Lock | None = None
         # Layers that can skip this process's own channels spare us receiving our own sends.
-        self._send_to_others = getattr(layer, "group_send_remote", None)
+        self._send_to_others = features.send_remote
 
     @property
     def listening(self) -> bool:
@@ -66,17 +72,17 @@ class NodeLink:
             self.channel = channel
             loop = asyncio.get_running_loop()
             self._tasks.append(loop.create_task(self._read_loop(), name="realtime-node-reader"))
-            expiry = getattr(self.layer, "group_expiry", None)
-            if isinstance(expiry, int | float) and expiry > 0:
+            expiry = self.features.group_expiry
+            if expiry is not None:
                 period = min(expiry / 2, 3600.0)
                 self._tasks.append(loop.create_task(self._refresh_loop(period)))
 
-    async def start_listening(self) -> None:
+    async def start_listening(self, node_name: str) -> None:
         """Be a server node: read the node channel and join the all-nodes and own groups."""
         await self.ensure_channel()
         if not self.enabled:
             return
-        for group in (names.ALL_NODES_GROUP, names.node_group(self.hub.name)):
+        for group in (names.ALL_NODES_GROUP, names.node_group(node_name)):
             await self.sync_group(group, lambda: True)
 
     async def stop(self) -> None:
@@ -94,15 +100,22 @@ class NodeLink:
         self.groups.clear()
         self.channel = None
 
-    async def publish(self, group: str, message: dict[str, Any]) -> None:
+    async def publish(self, group: str, message: NodeMessage) -> None:
         """Send one message to the nodes in ``group``; errors reach the caller."""
         if not self.enabled:
             return
-        message["o"] = self.hub.instance_id
+        data = encode(message)
+        data[ORIGIN_KEY] = self.instance_id
         if self._send_to_others is not None:
-            await self._send_to_others(group, message)
+            await self._send_to_others(group, data)
         else:
-            await self.layer.group_send(group, message)
+            await self.layer.group_send(group, data)
+
+    async def send(self, channel: str, message: NodeMessage) -> None:
+        """Send one message to one node channel (a reply); errors reach the caller."""
+        data = encode(message)
+        data[ORIGIN_KEY] = self.instance_id
+        await self.layer.send(channel, data)
 
     async def sync_group(self, group: str, wanted: Callable[[], bool]) -> None:
         """Join or leave ``group`` so membership matches ``wanted()`` when the lock is held."""
@@ -133,12 +146,19 @@ class NodeLink:
                 delay = min(delay * 2, _READ_ERROR_BACKOFF[1])
                 continue
             delay = _READ_ERROR_BACKOFF[0]
-            if message.get("o") == self.hub.instance_id:
-                continue
-            try:
-                await self.hub.handle_node_message(message)
-            except Exception:
-                logger.exception("Handling a node message of type %r failed", message.get("type"))
+            if message.get(ORIGIN_KEY) != self.instance_id:
+                await self._dispatch(message)
+
+    async def _dispatch(self, data: dict[str, Any]) -> None:
+        try:
+            message = decode(data)
+        except MalformedNodeMessage as exc:
+            _throttled.log(("malformed", data.get("type")), logging.WARNING, "Ignoring %s", exc)
+            return
+        try:
+            await self.on_message(message)
+        except Exception:
+            logger.exception("Handling a node message of type %r failed", data.get("type"))
 
     async def _refresh_loop(self, period: float) -> None:
         # Layers such as channels_redis expire group memberships; renew them well before.

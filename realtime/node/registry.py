@@ -7,12 +7,30 @@ leaves every room when their last local connection unbinds or closes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ..connection.socket import Socket
+from ..wire.frames import OutgoingFrame
 
 RoomKey = tuple[str, str]
+
+
+class Socket(Protocol):
+    """What the node needs of one local connection (the connection layer's ``Socket``)."""
+
+    id: str
+    user_id: str | None
+
+    def write_now(self, frame: OutgoingFrame) -> bool:
+        """Write a finished frame straight out; False when it cannot."""
+
+    async def transmit(self, message: dict[str, Any]) -> bool:
+        """Hand an ASGI send message to the server; False when closed."""
+
+    async def send_text(self, text: str) -> bool:
+        """Send one text frame; False when closed."""
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection."""
 
 
 class LocalRegistry:
@@ -96,6 +114,10 @@ class LocalRegistry:
         """The local connections of a user (empty when the user is not here)."""
         connections = self.users.get(user_id)
         return connections.values() if connections else ()
+
+    def users_sockets(self, user_ids: Iterable[str]) -> list[Socket]:
+        """The local connections of several users."""
+        return [socket for user_id in user_ids for socket in self.user_sockets(user_id)]
 
     def room_sockets(self, key: RoomKey, exclude: frozenset[str] = frozenset()) -> list[Socket]:
         """Every local connection of every member of a room, minus excluded user ids."""

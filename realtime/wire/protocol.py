@@ -7,7 +7,11 @@ the original JavaScript client expects.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -103,21 +107,57 @@ def _refuse_constant(name: str) -> Any:
 
 
 _DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
-_ENCODERS: tuple[json.JSONEncoder, json.JSONEncoder] | None = None
+Fallback = Callable[[Any], Any]
+_fallback: Fallback | None = None
 
 
-def _encoders() -> tuple[json.JSONEncoder, json.JSONEncoder]:
-    # Imported on first use: Django's encoder module loads django.db.models, about 100 ms
-    # that scripts using only the Python client should not pay at import time.
-    global _ENCODERS
-    if _ENCODERS is None:
-        from django.core.serializers.json import DjangoJSONEncoder
+def set_json_fallback(fallback: Fallback | None) -> None:
+    """Encode values this module does not know with ``fallback`` (it raises TypeError for
+    what it cannot encode either). The Django app installs Django's JSON encoder here when it
+    is ready, so lazy translation strings travel too; the codec itself stays Django-free."""
+    global _fallback
+    _fallback = fallback
 
-        _ENCODERS = (
-            DjangoJSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")),
-            DjangoJSONEncoder(allow_nan=False, separators=(",", ":")),
-        )
-    return _ENCODERS
+
+def _iso_duration(value: datetime.timedelta) -> str:
+    # ISO 8601 with days, as Django writes durations: "P1DT02H03M04.000005S".
+    sign = "-" if value < datetime.timedelta(0) else ""
+    value = abs(value)
+    minutes, seconds = divmod(value.seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    micro = f".{value.microseconds:06d}" if value.microseconds else ""
+    return f"{sign}P{value.days}DT{hours:02d}H{minutes:02d}M{seconds:02d}{micro}S"
+
+
+def _encode_other(value: Any) -> Any:
+    """Dates, times, durations, decimals and UUIDs as strings, as Django's encoder does."""
+    if isinstance(value, datetime.datetime):
+        text = value.isoformat()
+        if value.microsecond:
+            text = text[:23] + text[26:]  # milliseconds, as JavaScript dates have
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, datetime.time):
+        if value.utcoffset() is not None:
+            raise ValueError("JSON can't represent timezone-aware times.")
+        text = value.isoformat()
+        return text[:12] if value.microsecond else text
+    if isinstance(value, datetime.timedelta):
+        return _iso_duration(value)
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if _fallback is not None:
+        return _fallback(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_encode_other
+)
+_ASCII_ENCODER: Final = json.JSONEncoder(
+    allow_nan=False, separators=(",", ":"), default=_encode_other
+)
 
 
 _ENVELOPE_KEYS: Final = frozenset({"event", "callbackId"})
@@ -162,8 +202,7 @@ def to_json(value: Any) -> str:
     decimals and UUIDs are encoded as Django's JSON encoder does.
     """
     try:
-        encoder, ascii_encoder = _ENCODERS or _encoders()
-        text = encoder.encode(value)
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise PayloadNotJSON(f"payload is not strict JSON: {exc}") from None
     if not text.isascii():
@@ -171,7 +210,7 @@ def to_json(value: Any) -> str:
             text.encode("utf-8")
         except UnicodeEncodeError:
             # Lone surrogates cannot travel as UTF-8; escape them like JSON.stringify does.
-            text = ascii_encoder.encode(value)
+            text = _ASCII_ENCODER.encode(value)
     return text
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from realtime.hub import Hub
+from realtime.testing import attach as connect
 from tests.support.waiting import async_wait_until
-from tests.test_hub import connect
 
 
 async def test_two_nodes_over_three_redis_nodes(shared_redis, make_layer):

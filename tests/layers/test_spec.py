@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 
 from realtime.layers import MultiRedisChannelLayer
+from realtime.layers.extensions import missing_members
 from tests.support.waiting import async_wait_until, within
 
 
@@ -326,5 +327,13 @@ def test_loop_ended_by_asyncio_run_without_close(servers):
 
 def test_extensions_and_process_local_flag(make_layer, servers):
     layer = make_layer(servers)
-    assert layer.extensions == ["groups", "flush"]
+    assert layer.extensions == [
+        "groups",
+        "flush",
+        "realtime.locality",
+        "realtime.remote_send",
+        "realtime.health",
+        "realtime.runtime_nodes",
+    ]
+    assert missing_members(layer) == []
     assert layer.is_process_local is (not servers)

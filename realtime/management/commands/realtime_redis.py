@@ -50,9 +50,12 @@ class Command(BaseCommand):
         async def apply(hub: Hub) -> Any:
             if not hub.cluster.live_names():
                 raise CommandError("No live server node answered: is the cluster running?")
-            if options["action"] == "add":
-                # Replies may travel through the new node: this process must read it too.
-                await hub.link.layer.add_node(url)
+            add_node = hub.link.features.add_node
+            if options["action"] == "add" and add_node is not None:
+                # Replies may travel through the new node: this process must read it too,
+                # but its request must not go through it: the nodes do not read it yet.
+                await add_node(url)
+                hub.cluster.share_subscriber_health()
             return await hub.cross_server.emit(event, url, timeout=options["timeout"])
 
         result = run_with_hub(apply, observe=True)

@@ -1,0 +1,60 @@
+"""Local delivery: one finished frame handed to many local connections.
+
+The frame's bytes are built once for all recipients (:class:`~realtime.wire.frames.
+OutgoingFrame`); each connection gets them straight from its direct writer when the server
+integration installed one, else through the ASGI send, which also holds frames for a client
+that stopped reading.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from ..wire.frames import OutgoingFrame
+from ..wire.node_messages import ToAll, ToRoom, ToUsers
+from .registry import LocalRegistry, Socket
+
+logger = logging.getLogger(__name__)
+
+
+async def deliver(sockets: Iterable[Socket], frame: str) -> int:
+    """Hand one finished frame to local connections; returns how many got it."""
+    outgoing = OutgoingFrame(frame)
+    message = outgoing.message
+    sent = 0
+    for socket in sockets:
+        try:
+            if socket.write_now(outgoing) or await socket.transmit(message):
+                sent += 1
+        except Exception:
+            logger.exception("Sending a frame to %r failed", socket)
+    return sent
+
+
+class FanOut:
+    """Delivers pushes to this node's connections, as addressed by a publish."""
+
+    def __init__(self, registry: LocalRegistry) -> None:
+        self.registry = registry
+
+    async def to_all(self, frame: str) -> int:
+        """Every local connection."""
+        return await deliver(list(self.registry.sockets.values()), frame)
+
+    async def to_users(self, user_ids: Iterable[str], frame: str) -> int:
+        """Every local connection of these users."""
+        return await deliver(self.registry.users_sockets(user_ids), frame)
+
+    async def to_room(self, key: tuple[str, str], frame: str, exclude: Iterable[str] = ()) -> int:
+        """Every local connection of the room's members but the excluded user ids."""
+        return await deliver(self.registry.room_sockets(key, frozenset(exclude)), frame)
+
+    async def on_message(self, message: ToAll | ToUsers | ToRoom) -> None:
+        """Deliver what another node published to this one."""
+        if isinstance(message, ToAll):
+            await self.to_all(message.frame)
+        elif isinstance(message, ToUsers):
+            await self.to_users(message.user_ids, message.frame)
+        else:
+            await self.to_room((message.namespace, message.room), message.frame, message.exclude)

@@ -1,0 +1,48 @@
+"""Finished server frames: one text frame built once and written to many connections."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+
+def websocket_text_frame(payload: bytes) -> bytes:
+    """``payload`` as one final, unmasked RFC 6455 text frame: the bytes a server sends."""
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x81, length))
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x81, 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, length)
+    return header + payload
+
+
+class OutgoingFrame:
+    """One finished text frame for one or many connections.
+
+    ``message`` is the ASGI send message; ``payload`` (UTF-8) and ``wire`` (the whole
+    WebSocket frame) are built on first use, once for every connection of a fan-out: a
+    server frame is not masked, so every recipient gets the same bytes.
+    """
+
+    __slots__ = ("_payload", "_wire", "message")
+
+    def __init__(self, text: str) -> None:
+        self.message: dict[str, Any] = {"type": "websocket.send", "text": text}
+        self._payload: bytes | None = None
+        self._wire: bytes | None = None
+
+    @property
+    def payload(self) -> bytes:
+        """The text, UTF-8 encoded."""
+        if self._payload is None:
+            self._payload = self.message["text"].encode("utf-8")
+        return self._payload
+
+    @property
+    def wire(self) -> bytes:
+        """The complete WebSocket frame."""
+        if self._wire is None:
+            self._wire = websocket_text_frame(self.payload)
+        return self._wire

@@ -1,0 +1,208 @@
+"""The messages server nodes send each other over the channel layer: one schema, one codec.
+
+Each message type is a frozen dataclass with named fields; :func:`encode` turns it into the
+compact dict that travels (short keys: a fan-out message is published once per send, and the
+frame it carries dominates its size), :func:`decode` turns a received dict back into the
+dataclass or raises :class:`MalformedNodeMessage`. The sending node's instance id travels
+under ``"o"`` (added by the node link) so that a node skips its own publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final, TypeAlias
+
+ORIGIN_KEY: Final = "o"
+
+
+class MalformedNodeMessage(ValueError):
+    """A node message of a known type lacks a field or has one of the wrong kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToAll:
+    """Deliver ``frame`` to every connection of every node."""
+
+    frame: str
+    TYPE: ClassVar[str] = "realtime.all"
+
+
+@dataclass(frozen=True, slots=True)
+class ToUsers:
+    """Deliver ``frame`` to every connection of these users."""
+
+    user_ids: list[str]
+    frame: str
+    TYPE: ClassVar[str] = "realtime.users"
+
+
+@dataclass(frozen=True, slots=True)
+class ToRoom:
+    """Deliver ``frame`` to every member of a room, except the ``exclude`` user ids."""
+
+    namespace: str
+    room: str
+    frame: str
+    exclude: list[str] = field(default_factory=list)
+    TYPE: ClassVar[str] = "realtime.room"
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """Close every connection of ``user_id`` (it logged in elsewhere)."""
+
+    user_id: str
+    TYPE: ClassVar[str] = "realtime.kick"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientReply:
+    """A reply frame for one connection of one process (``ack.forward()``)."""
+
+    instance: str
+    socket_id: str
+    frame: str
+    TYPE: ClassVar[str] = "realtime.ack"
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """A node's announcement (``leaving``: it is shutting down)."""
+
+    node: dict[str, Any]
+    leaving: bool = False
+    TYPE: ClassVar[str] = "realtime.presence"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A cross-server call; ``call_id`` and ``reply_channel`` are None for a notification."""
+
+    event: str
+    payload: Any
+    sender: str
+    call_id: str | None = None
+    reply_channel: str | None = None
+    TYPE: ClassVar[str] = "realtime.call"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One node's reply to a cross-server call."""
+
+    call_id: str
+    node: str
+    ok: bool = True
+    payload: Any = None
+    error: str | None = None
+    code: str | None = None
+    TYPE: ClassVar[str] = "realtime.reply"
+
+
+NodeMessage: TypeAlias = ToAll | ToUsers | ToRoom | Kick | ClientReply | Presence | Call | Reply
+
+
+def _encode_call(m: Call) -> dict[str, Any]:
+    out = {"event": m.event, "p": m.payload, "from": m.sender}
+    if m.call_id is not None:
+        out.update(id=m.call_id, reply=m.reply_channel)
+    return out
+
+
+def _encode_reply(m: Reply) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": m.call_id, "node": m.node, "ok": m.ok}
+    if m.ok:
+        out["p"] = m.payload
+    else:
+        out.update(error=m.error, code=m.code)
+    return out
+
+
+def _encode_presence(m: Presence) -> dict[str, Any]:
+    return {"node": m.node, "leaving": True} if m.leaving else {"node": m.node}
+
+
+_ENCODERS: Final[dict[type, Callable[[Any], dict[str, Any]]]] = {
+    ToAll: lambda m: {"f": m.frame},
+    ToUsers: lambda m: {"ids": m.user_ids, "f": m.frame},
+    ToRoom: lambda m: {"ns": m.namespace, "room": m.room, "x": m.exclude, "f": m.frame},
+    Kick: lambda m: {"user": m.user_id},
+    ClientReply: lambda m: {"i": m.instance, "s": m.socket_id, "f": m.frame},
+    Presence: _encode_presence,
+    Call: _encode_call,
+    Reply: _encode_reply,
+}
+
+_DECODERS: Final[dict[str, Callable[[dict[str, Any]], NodeMessage]]] = {
+    ToAll.TYPE: lambda d: ToAll(_str(d, "f")),
+    ToUsers.TYPE: lambda d: ToUsers(_str_list(d, "ids"), _str(d, "f")),
+    ToRoom.TYPE: lambda d: ToRoom(
+        _str(d, "ns"), _str(d, "room"), _str(d, "f"), _str_list(d, "x", [])
+    ),
+    Kick.TYPE: lambda d: Kick(_str(d, "user")),
+    ClientReply.TYPE: lambda d: ClientReply(_str(d, "i"), _str(d, "s"), _str(d, "f")),
+    Presence.TYPE: lambda d: Presence(_dict(d, "node"), bool(d.get("leaving"))),
+    Call.TYPE: lambda d: Call(
+        _str(d, "event"), d.get("p"), _str(d, "from"), _opt_str(d, "id"), _opt_str(d, "reply")
+    ),
+    Reply.TYPE: lambda d: Reply(
+        _str(d, "id"),
+        _str(d, "node"),
+        bool(d.get("ok", True)),
+        d.get("p"),
+        _opt_str(d, "error"),
+        _opt_str(d, "code"),
+    ),
+}
+
+KNOWN_TYPES: Final = frozenset(_DECODERS)
+
+
+def encode(message: NodeMessage) -> dict[str, Any]:
+    """The compact dict of ``message``, ready for ``group_send`` / ``send``."""
+    return {"type": message.TYPE, **_ENCODERS[type(message)](message)}
+
+
+def decode(data: dict[str, Any]) -> NodeMessage:
+    """The message a received dict holds.
+
+    Raises :class:`MalformedNodeMessage` for an unknown type or a missing or mistyped field.
+    """
+    decoder = _DECODERS.get(data.get("type"))  # type: ignore[arg-type]
+    if decoder is None:
+        raise MalformedNodeMessage(f"unknown node message type {data.get('type')!r}")
+    return decoder(data)
+
+
+def _field(data: dict[str, Any], key: str) -> Any:
+    try:
+        return data[key]
+    except KeyError:
+        raise MalformedNodeMessage(f"{data.get('type')} message without {key!r}") from None
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = _field(data, key)
+    if not isinstance(value, str):
+        raise MalformedNodeMessage(f"{data.get('type')} field {key!r} is not a string")
+    return value
+
+
+def _opt_str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if value is None else _str(data, key)
+
+
+def _str_list(data: dict[str, Any], key: str, default: list[str] | None = None) -> list[str]:
+    value = data.get(key, default) if default is not None else _field(data, key)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise MalformedNodeMessage(f"{data.get('type')} field {key!r} is not a list of strings")
+    return value
+
+
+def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = _field(data, key)
+    if not isinstance(value, dict):
+        raise MalformedNodeMessage(f"{data.get('type')} field {key!r} is not a map")
+    return value
