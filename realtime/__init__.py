@@ -1,15 +1,59 @@
 """realtime: distributed WebSocket events, rooms and cross-server calls for Django Channels.
 
 Everything public is importable from here; the imports are lazy so that listing the app in
-INSTALLED_APPS loads nothing before Django is ready.
+INSTALLED_APPS loads nothing before Django is ready (and the Python client loads no Django).
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
+
+if TYPE_CHECKING:  # what a type checker sees; at run time __getattr__ imports on first use
+    from .api import (
+        bind_user,
+        broadcast,
+        cluster_room_member_count,
+        cluster_room_members,
+        emit_cross_server,
+        emit_cross_server_sync,
+        is_member,
+        join_room,
+        leave_room,
+        live_nodes,
+        notify_cross_server,
+        remove_room,
+        reply_to_client,
+        room_member_count,
+        room_members,
+        stream_cross_server,
+        to_room,
+        to_user,
+        to_users,
+        unbind_user,
+        user_rooms,
+        where_is,
+    )
+    from .client import (
+        CallTimeout,
+        ClientClosed,
+        ClientError,
+        ClientOptions,
+        ConnectFailed,
+        ConnectionLost,
+        NotConnected,
+        RealtimeClient,
+        ServerError,
+    )
+    from .cluster.calls import CrossServerMessage, CrossServerReply, CrossServerResult
+    from .cluster.membership import NodeInfo
+    from .connection.consumer import RealtimeConsumer
+    from .connection.handlers import on, on_connect, on_cross_server, on_disconnect
+    from .connection.socket import Socket
+    from .hub import Hub, UserNotBound, UserNotConnected, get_hub
+    from .wire.protocol import MISSING, InvalidEventName, PayloadNotJSON
 
 _EXPORTS = {
     "on": "connection.handlers",
@@ -58,9 +102,61 @@ _EXPORTS = {
     "ConnectFailed": "client",
     "ClientClosed": "client",
     "ServerError": "client",
+    "RealtimeConsumer": "connection.consumer",
+    "NodeInfo": "cluster.membership",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "MISSING",
+    "CallTimeout",
+    "ClientClosed",
+    "ClientError",
+    "ClientOptions",
+    "ConnectFailed",
+    "ConnectionLost",
+    "CrossServerMessage",
+    "CrossServerReply",
+    "CrossServerResult",
+    "Hub",
+    "InvalidEventName",
+    "NodeInfo",
+    "NotConnected",
+    "PayloadNotJSON",
+    "RealtimeClient",
+    "RealtimeConsumer",
+    "ServerError",
+    "Socket",
+    "UserNotBound",
+    "UserNotConnected",
+    "__version__",
+    "bind_user",
+    "broadcast",
+    "cluster_room_member_count",
+    "cluster_room_members",
+    "emit_cross_server",
+    "emit_cross_server_sync",
+    "get_hub",
+    "is_member",
+    "join_room",
+    "leave_room",
+    "live_nodes",
+    "notify_cross_server",
+    "on",
+    "on_connect",
+    "on_cross_server",
+    "on_disconnect",
+    "remove_room",
+    "reply_to_client",
+    "room_member_count",
+    "room_members",
+    "stream_cross_server",
+    "to_room",
+    "to_user",
+    "to_users",
+    "unbind_user",
+    "user_rooms",
+    "where_is",
+]
 
 
 def __getattr__(name: str) -> Any:

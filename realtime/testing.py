@@ -94,12 +94,18 @@ class InProcessLayer(InMemoryChannelLayer):
 
 @contextlib.asynccontextmanager
 async def in_process_cluster(
-    names: Sequence[str], handlers: Registry | None = None, layer: Any = None
+    names: Sequence[str],
+    handlers: Registry | None = None,
+    layer: Any = None,
+    health_log: bool = False,
 ) -> AsyncIterator[list[Hub]]:
     """Hubs named ``names`` as server nodes over one :class:`InProcessLayer` (or ``layer``),
-    started and stopped around the block. ``handlers`` defaults to the project's own."""
+    started and stopped around the block. ``handlers`` defaults to the project's own;
+    ``health_log`` writes the nodes' health events to the database (tests with ``db``)."""
     layer = layer if layer is not None else InProcessLayer()
     hubs = [Hub(layer=layer, name=name, handlers=handlers) for name in names]
+    for hub in hubs:
+        hub.health_log.enabled = health_log
     try:
         for hub in hubs:
             await hub.start_node()

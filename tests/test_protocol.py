@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import math
+import uuid
 
 import pytest
 
@@ -21,6 +23,7 @@ from realtime.wire.protocol import (
     encode_reply,
     parse_params,
     parse_path,
+    to_json,
 )
 
 
@@ -219,3 +222,40 @@ class TestParams:
     )
     def test_path(self, path, expected):
         assert parse_path(path) == expected
+
+
+class TestDjangoFreeEncoding:
+    """The codec encodes dates, durations, decimals and UUIDs without Django, exactly as
+    Django's JSON encoder does (the Python client loads no Django)."""
+
+    VALUES = [
+        datetime.datetime(2020, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC),
+        datetime.datetime(2020, 1, 2, 3, 4, 5),
+        datetime.date(2020, 1, 2),
+        datetime.time(1, 2, 3, 456789),
+        datetime.time(1, 2, 3),
+        datetime.timedelta(days=-1, seconds=5, microseconds=7),
+        datetime.timedelta(hours=30, seconds=61),
+        decimal.Decimal("1.50"),
+        uuid.UUID(int=5),
+    ]
+
+    @pytest.mark.parametrize("value", VALUES)
+    def test_same_text_as_djangos_encoder(self, value):
+        from django.core.serializers.json import DjangoJSONEncoder
+
+        expected = json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
+        assert to_json(value) == expected
+
+    def test_literal_forms(self):
+        assert to_json(self.VALUES[0]) == '"2020-01-02T03:04:05.678Z"'
+        assert to_json(self.VALUES[5]) == '"-P0DT23H59M54.999993S"'
+
+    def test_lazy_strings_go_through_djangos_encoder_once_the_app_is_ready(self):
+        from django.utils.functional import lazy
+
+        assert to_json(lazy(lambda: "later", str)()) == '"later"'
+
+    def test_anything_else_is_refused(self):
+        with pytest.raises(PayloadNotJSON):
+            to_json(object())

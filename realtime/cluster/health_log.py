@@ -47,6 +47,8 @@ class HealthLog:
 
     def __init__(self, node_name: str) -> None:
         self.node_name = node_name
+        #: False keeps this node's events out of the database (``realtime.testing``).
+        self.enabled = True
         self.layer: Any = None
         self.membership: Any = None
         self.queue: asyncio.Queue[Observation] | None = None
@@ -59,7 +61,7 @@ class HealthLog:
         self, kind: str, subject: str, healthy: bool | None = None, detail: str = ""
     ) -> None:
         """Queue an event (never blocks; counts a drop when the queue is full)."""
-        if not realtime_settings.HEALTH_LOG:
+        if not (self.enabled and realtime_settings.HEALTH_LOG):
             return
         if self.queue is None:
             self.queue = asyncio.Queue(QUEUE_LIMIT)

@@ -203,43 +203,9 @@ def parse_config(options: Mapping[str, Any]) -> LayerConfig:
             f"known keys: {', '.join(sorted(DEFAULTS))}."
         )
     values = {**DEFAULTS, **options}
-    nodes = values["nodes"]
-    if isinstance(nodes, str) or not isinstance(nodes, list | tuple):
-        raise _error("nodes", "a list of redis:// or rediss:// URLs or dicts", nodes)
-    parsed = tuple(parse_node(node) for node in nodes)
-    keys = [node.key for node in parsed]
-    if len(set(keys)) != len(keys):
-        raise _error("nodes", "a list without duplicate addresses", keys)
-    _check(values, "prefix", lambda v: isinstance(v, str) and _PREFIX.match(v), "1-64 ASCII chars")
-    _check(values, "strategy", lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}")
-    for key in ("health_check_interval", "health_check_timeout", "expiry"):
-        _check(values, key, lambda v: is_number(v) and v > 0, "a number of seconds > 0")
+    parsed = _parse_nodes(values["nodes"])
+    _check_scalars(values, len(parsed))
     presets = values["preset_namespaces"]
-    _check(
-        values,
-        "preset_namespaces",
-        lambda v: (
-            isinstance(v, list | tuple | set | frozenset)
-            and all(isinstance(n, str) and _NAMESPACE.match(n) for n in v)
-        ),
-        "a list of group namespaces (letters, digits, '-' and '_')",
-    )
-    _check(values, "auto_unsubscribe", lambda v: isinstance(v, bool), "True or False")
-    _check(
-        values,
-        "redundancy",
-        lambda v: is_int(v) and 1 <= v <= max(1, len(parsed)),
-        f"an integer from 1 to the number of nodes ({max(1, len(parsed))})",
-    )
-    _check(values, "compression", lambda v: v in COMPRESSIONS, "None, 'zlib' or 'zstd'")
-    for key in ("compression_threshold", "capacity"):
-        _check(values, key, lambda v: is_int(v) and v > 0, "a positive integer")
-    _check(
-        values,
-        "channel_capacity",
-        lambda v: isinstance(v, Mapping) and all(is_int(c) and c > 0 for c in v.values()),
-        "a dict of channel name pattern -> positive integer",
-    )
     return LayerConfig(
         nodes=parsed,
         prefix=values["prefix"],
@@ -256,6 +222,48 @@ def parse_config(options: Mapping[str, Any]) -> LayerConfig:
         expiry=float(values["expiry"]),
         on_health_change=_import_callback(values["on_health_change"]),
         **_parse_signing(values, bool(parsed)),
+    )
+
+
+def _parse_nodes(nodes: Any) -> tuple[NodeConfig, ...]:
+    if isinstance(nodes, str) or not isinstance(nodes, list | tuple):
+        raise _error("nodes", "a list of redis:// or rediss:// URLs or dicts", nodes)
+    parsed = tuple(parse_node(node) for node in nodes)
+    keys = [node.key for node in parsed]
+    if len(set(keys)) != len(keys):
+        raise _error("nodes", "a list without duplicate addresses", keys)
+    return parsed
+
+
+def _check_scalars(values: Mapping[str, Any], node_count: int) -> None:
+    _check(values, "prefix", lambda v: isinstance(v, str) and _PREFIX.match(v), "1-64 ASCII chars")
+    _check(values, "strategy", lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}")
+    for key in ("health_check_interval", "health_check_timeout", "expiry"):
+        _check(values, key, lambda v: is_number(v) and v > 0, "a number of seconds > 0")
+    _check(
+        values,
+        "preset_namespaces",
+        lambda v: (
+            isinstance(v, list | tuple | set | frozenset)
+            and all(isinstance(n, str) and _NAMESPACE.match(n) for n in v)
+        ),
+        "a list of group namespaces (letters, digits, '-' and '_')",
+    )
+    _check(values, "auto_unsubscribe", lambda v: isinstance(v, bool), "True or False")
+    _check(
+        values,
+        "redundancy",
+        lambda v: is_int(v) and 1 <= v <= max(1, node_count),
+        f"an integer from 1 to the number of nodes ({max(1, node_count)})",
+    )
+    _check(values, "compression", lambda v: v in COMPRESSIONS, "None, 'zlib' or 'zstd'")
+    for key in ("compression_threshold", "capacity"):
+        _check(values, key, lambda v: is_int(v) and v > 0, "a positive integer")
+    _check(
+        values,
+        "channel_capacity",
+        lambda v: isinstance(v, Mapping) and all(is_int(c) and c > 0 for c in v.values()),
+        "a dict of channel name pattern -> positive integer",
     )
 
 
