@@ -6,7 +6,7 @@ Sync code (views, management commands) wraps these with ``asgiref.sync.async_to_
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from asgiref.sync import async_to_sync
 
@@ -17,7 +17,7 @@ from .wire.protocol import MISSING
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from .cluster.calls import CrossServerReply, CrossServerResult
+    from .cluster.calls import CallOptions, CrossServerReply, CrossServerResult
     from .cluster.membership import NodeInfo
     from .connection.socket import Socket
     from .node.registry import RoomKey
@@ -91,42 +91,31 @@ async def is_member(namespace: str, room: Any, user_id: Any) -> bool:
 
 
 async def emit_cross_server(
-    event: str,
-    data: Any = None,
-    targets: Iterable[str] | None = None,
-    except_self: bool = False,
-    expected_responses: int | None = None,
-    timeout: float | None = None,
+    event: str, data: Any = None, **options: Unpack[CallOptions]
 ) -> CrossServerResult:
     """Call ``@on_cross_server(event)`` handlers on the target nodes (default: all live
-    nodes) and collect their replies; see :class:`realtime.cluster.calls.CrossServerResult`."""
-    return await get_hub().cross_server.emit(
-        event, data, targets, except_self, expected_responses, timeout
-    )
+    nodes) and collect their replies; options and result: :class:`~realtime.cluster.calls.
+    CallOptions`, :class:`~realtime.cluster.calls.CrossServerResult`."""
+    return await get_hub().cross_server.emit(event, data, **options)
 
 
 def stream_cross_server(
-    event: str,
-    data: Any = None,
-    targets: Iterable[str] | None = None,
-    except_self: bool = False,
-    expected_responses: int | None = None,
-    timeout: float | None = None,
+    event: str, data: Any = None, **options: Unpack[CallOptions]
 ) -> AsyncIterator[CrossServerReply]:
     """Like :func:`emit_cross_server`, yielding each node's reply as it arrives."""
-    return get_hub().cross_server.stream(
-        event, data, targets, except_self, expected_responses, timeout
-    )
+    return get_hub().cross_server.stream(event, data, **options)
 
 
 async def notify_cross_server(
     event: str, data: Any = None, targets: Iterable[str] | None = None, except_self: bool = False
 ) -> None:
     """Send a cross-server event without waiting for replies."""
-    await get_hub().cross_server.notify(event, data, targets, except_self)
+    await get_hub().cross_server.notify(event, data, targets, except_self=except_self)
 
 
-def emit_cross_server_sync(event: str, data: Any = None, **options: Any) -> CrossServerResult:
+def emit_cross_server_sync(
+    event: str, data: Any = None, **options: Unpack[CallOptions]
+) -> CrossServerResult:
     """:func:`emit_cross_server` for sync code (views, management commands)."""
     return async_to_sync(emit_cross_server)(event, data, **options)
 

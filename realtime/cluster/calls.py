@@ -19,7 +19,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ..conf import realtime_settings
 from ..node.identity import NodeIdentity
@@ -81,6 +81,20 @@ class _Plan:
     expected: int
 
 
+class CallOptions(TypedDict, total=False):
+    """Options of a cross-server call (``emit_cross_server`` and friends).
+
+    ``targets``: node names (default: every live node); ``except_self``: leave this node
+    out; ``expected_responses``: replies that complete the call (default: the number of live
+    target nodes); ``timeout``: seconds to wait (default ``CROSS_SERVER_TIMEOUT``).
+    """
+
+    targets: Iterable[str] | None
+    except_self: bool
+    expected_responses: int | None
+    timeout: float | None
+
+
 ReplyFunction = Callable[[Any], Awaitable[None]]
 Handler = Callable[[CrossServerMessage, ReplyFunction], Awaitable[Any]]
 #: An internal handler (``realtime:`` events): gets the payload, returns the reply.
@@ -108,9 +122,9 @@ class CrossServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.system_handlers: dict[str, SystemHandler] = {}
 
-    def _plan(
-        self, targets: Iterable[str] | None, except_self: bool, expected: int | None
-    ) -> _Plan:
+    def _plan(self, event: str, options: CallOptions, expected: int | None = None) -> _Plan:
+        _check_event(event)
+        targets = options.get("targets")
         me = self.identity.name
         live = set(self.membership.live_names())
         if targets is None:
@@ -119,9 +133,11 @@ class CrossServer:
             requested = list(dict.fromkeys(str(t) for t in targets))
             wanted = {t for t in requested if t in live}
             unknown = tuple(t for t in requested if t not in live)
-        if except_self:
+        if options.get("except_self", False):
             wanted.discard(me)
         remote = tuple(sorted(wanted - {me}))
+        if expected is None:
+            expected = options.get("expected_responses")
         if expected is None:
             expected = len(wanted)
         elif not isinstance(expected, int) or isinstance(expected, bool) or expected < 0:
@@ -129,51 +145,19 @@ class CrossServer:
         return _Plan(me in wanted, remote, targets is None, unknown, expected)
 
     async def stream(
-        self,
-        event: str,
-        data: Any = None,
-        targets: Iterable[str] | None = None,
-        except_self: bool = False,
-        expected_responses: int | None = None,
-        timeout: float | None = None,
-        _plan_out: list[_Plan] | None = None,
+        self, event: str, data: Any = None, **options: Unpack[CallOptions]
     ) -> AsyncIterator[CrossServerReply]:
         """Yield each node's reply as it arrives, until all expected replied or ``timeout``."""
-        _check_event(event)
-        timeout = realtime_settings.CROSS_SERVER_TIMEOUT if timeout is None else timeout
-        if timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, not {timeout!r}")
-        plan = self._plan(targets, except_self, expected_responses)
-        if _plan_out is not None:
-            _plan_out.append(plan)
-        call_id = secrets.token_hex(8)
-        queue: asyncio.Queue[CrossServerReply] = asyncio.Queue()
-        self._pending[call_id] = queue
-        try:
-            await self._send_request(plan, event, data, call_id)
-            async for reply in self._collect(queue, plan.expected, timeout):
-                yield reply
-        finally:
-            del self._pending[call_id]
+        plan = self._plan(event, options)
+        async for reply in self._call(plan, event, data, options.get("timeout")):
+            yield reply
 
     async def emit(
-        self,
-        event: str,
-        data: Any = None,
-        targets: Iterable[str] | None = None,
-        except_self: bool = False,
-        expected_responses: int | None = None,
-        timeout: float | None = None,
+        self, event: str, data: Any = None, **options: Unpack[CallOptions]
     ) -> CrossServerResult:
         """Send ``event`` to the target nodes (all by default) and collect their replies."""
-        plans: list[_Plan] = []
-        replies = [
-            reply
-            async for reply in self.stream(
-                event, data, targets, except_self, expected_responses, timeout, _plan_out=plans
-            )
-        ]
-        plan = plans[0]
+        plan = self._plan(event, options)
+        replies = [reply async for reply in self._call(plan, event, data, options.get("timeout"))]
         result = CrossServerResult(
             success=False, expected=plan.expected, unknown=list(plan.unknown)
         )
@@ -192,16 +176,28 @@ class CrossServer:
         return result
 
     async def notify(
-        self,
-        event: str,
-        data: Any = None,
-        targets: Iterable[str] | None = None,
-        except_self: bool = False,
+        self, event: str, data: Any = None, targets: Iterable[str] | None = None, **options: Any
     ) -> None:
-        """Send ``event`` to the target nodes without waiting for replies."""
-        _check_event(event)
-        plan = self._plan(targets, except_self, 0)
+        """Send ``event`` to the target nodes without waiting for replies (``except_self``
+        is the only other option)."""
+        plan = self._plan(event, {"targets": targets, **options}, expected=0)
         await self._send_request(plan, event, data, None)
+
+    async def _call(
+        self, plan: _Plan, event: str, data: Any, timeout: float | None
+    ) -> AsyncIterator[CrossServerReply]:
+        timeout = realtime_settings.CROSS_SERVER_TIMEOUT if timeout is None else timeout
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, not {timeout!r}")
+        call_id = secrets.token_hex(8)
+        queue: asyncio.Queue[CrossServerReply] = asyncio.Queue()
+        self._pending[call_id] = queue
+        try:
+            await self._send_request(plan, event, data, call_id)
+            async for reply in self._collect(queue, plan.expected, timeout):
+                yield reply
+        finally:
+            del self._pending[call_id]
 
     async def _send_request(self, plan: _Plan, event: str, data: Any, call_id: str | None) -> None:
         link = self.link
