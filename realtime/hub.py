@@ -44,7 +44,7 @@ from .wire import codes, names
 from .wire import node_messages as msg
 from .wire.protocol import MISSING, encode_push, encode_reply
 
-__all__ = ["Hub", "UserNotBound", "UserNotConnected", "existing_hub", "get_hub", "set_hub"]
+__all__ = ["Hub", "UserNotBound", "UserNotConnected", "get_hub", "set_hub"]
 
 _gc_frozen = False
 
@@ -361,14 +361,6 @@ def get_hub() -> Hub:
     if hub is None:
         hub = _hubs[loop] = Hub()
     return hub
-
-
-def existing_hub() -> Hub | None:
-    """The running loop's hub if one was made already (never creates one)."""
-    try:
-        return _hubs.get(asyncio.get_running_loop())
-    except RuntimeError:
-        return None
 
 
 def set_hub(hub: Hub) -> None:

@@ -14,6 +14,8 @@ import logging
 import sys
 from typing import Any
 
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, LifespanScope
+
 from .hub import get_hub
 
 logger = logging.getLogger(__name__)
@@ -54,7 +56,9 @@ def start_node_when_served() -> None:
 class LifespanApp:
     """ASGI lifespan handler: start the node at startup, leave the cluster at shutdown."""
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(
+        self, scope: LifespanScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
         """Serve one lifespan scope."""
         while True:
             message = await receive()

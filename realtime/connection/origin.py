@@ -10,9 +10,9 @@ Node.js client. Refused handshakes get HTTP 403.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import ParseResult
 
+from asgiref.typing import ASGIApplication
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
@@ -24,7 +24,9 @@ DEBUG_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 class RealtimeOriginValidator(OriginValidator):
     """Checks a present Origin against ``allowed_origins``; a missing one per the setting."""
 
-    def __init__(self, application: Any, allowed_origins: list[str] | None = None) -> None:
+    def __init__(
+        self, application: ASGIApplication, allowed_origins: list[str] | None = None
+    ) -> None:
         super().__init__(application, allowed_origins)
 
     @property
@@ -51,6 +53,6 @@ class RealtimeOriginValidator(OriginValidator):
         )
 
 
-def AllowedHostsOriginValidator(application: Any) -> RealtimeOriginValidator:
+def AllowedHostsOriginValidator(application: ASGIApplication) -> RealtimeOriginValidator:
     """Wrap ``application`` with an Origin check against ``settings.ALLOWED_HOSTS``."""
     return RealtimeOriginValidator(application)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from channels.testing import WebsocketCommunicator
-
 from project.asgi import application
+from realtime.testing import RealtimeCommunicator
 
 
-class TestClient:
-    """A protocol-level client of the full ASGI application (Origin check, auth, routing)."""
+class TestClient(RealtimeCommunicator):
+    """A protocol-level client of the full ASGI application (Origin check, auth, routing),
+    built on the communicator shipped for users (``realtime.testing``)."""
 
     __test__ = False
 
@@ -21,18 +21,12 @@ class TestClient:
         headers: list[tuple[bytes, bytes]] | None = None,
         client: tuple[str, int] | None = None,
     ):
-        self.communicator = WebsocketCommunicator(application, path, headers=headers)
-        if client is not None:
-            # The peer address daphne would report; the application reads the scope only
-            # once it runs, which is after this constructor.
-            self.communicator.scope["client"] = list(client)
-        self.accepted = False
+        super().__init__(application, path, headers=headers, client=client)
 
-    async def connect(self) -> tuple[bool, Any]:
-        """Open the connection; returns (accepted, subprotocol or close code)."""
-        accepted, detail = await self.communicator.connect(timeout=3)
-        self.accepted = accepted
-        return accepted, detail
+    @property
+    def communicator(self) -> TestClient:
+        """Itself (older tests reach the communicator through this name)."""
+        return self
 
     async def send(self, text: str) -> None:
         """Send one text frame (the empty string included)."""
@@ -43,15 +37,12 @@ class TestClient:
         await self.communicator.send_input({"type": "websocket.receive", "bytes": data})
 
     async def emit(self, event: str, payload: Any = None, callback_id: str | None = None) -> None:
-        """Send an event frame as the JS client does."""
-        frame: dict[str, Any] = {"event": event, "payload": payload}
-        if callback_id is not None:
-            frame["callbackId"] = callback_id
-        await self.send(json.dumps(frame, separators=(",", ":")))
+        """Send an event frame as the JS client does (``payload`` null when not given)."""
+        await super().emit(event, payload, callback_id)
 
     async def output(self, timeout: float = 2) -> dict[str, Any]:
         """The next ASGI message the application sent."""
-        return await self.communicator.receive_output(timeout)
+        return await self.receive_output(timeout)
 
     async def text(self, timeout: float = 2) -> str:
         """The next frame's text; fails if the next message is not a text frame."""
@@ -64,19 +55,13 @@ class TestClient:
         """The next frame, decoded."""
         return json.loads(await self.text(timeout))
 
-    async def closed_with(self, timeout: float = 2) -> tuple[int, str]:
-        """Wait for the application to close; returns (code, reason)."""
-        message = await self.output(timeout)
-        assert message["type"] == "websocket.close", f"expected a close, got {message}"
-        return message.get("code", 1000), message.get("reason", "")
-
     async def nothing(self, timeout: float = 0.1) -> bool:
         """True when the application sent nothing within ``timeout``."""
-        return await self.communicator.receive_nothing(timeout)
+        return await self.receive_nothing(timeout)
 
-    async def disconnect(self) -> None:
+    async def disconnect(self, code: int = 1000, timeout: float = 3) -> None:
         """Close from the client side and let the application finish."""
-        await self.communicator.disconnect(timeout=3)
+        await super().disconnect(code, timeout)
 
 
 async def connected(path: str = "/ws/?id=1", **kwargs: Any) -> TestClient:
