@@ -11,72 +11,87 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, TypeAlias
+from typing import Any, ClassVar, Final, TypeAlias, TypeVar, dataclass_transform
 
 ORIGIN_KEY: Final = "o"
+
+
+class _Message:
+    """What every node message has: its wire ``TYPE``."""
+
+    __slots__ = ()
+    TYPE: ClassVar[str]
+
+
+_M = TypeVar("_M", bound=_Message)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def _message(type_name: str) -> Callable[[type[_M]], type[_M]]:
+    """Make a frozen, slotted dataclass of a message class with its wire ``TYPE``."""
+
+    def make(cls: type[_M]) -> type[_M]:
+        cls.TYPE = type_name
+        return dataclass(frozen=True, slots=True)(cls)
+
+    return make
 
 
 class MalformedNodeMessage(ValueError):
     """A node message of a known type lacks a field or has one of the wrong kind."""
 
 
-@dataclass(frozen=True, slots=True)
-class ToAll:
+@_message("realtime.all")
+class ToAll(_Message):
     """Deliver ``frame`` to every connection of every node."""
 
     frame: str
-    TYPE: ClassVar[str] = "realtime.all"
 
 
-@dataclass(frozen=True, slots=True)
-class ToUsers:
+@_message("realtime.users")
+class ToUsers(_Message):
     """Deliver ``frame`` to every connection of these users."""
 
     user_ids: list[str]
     frame: str
-    TYPE: ClassVar[str] = "realtime.users"
 
 
-@dataclass(frozen=True, slots=True)
-class ToRoom:
+@_message("realtime.room")
+class ToRoom(_Message):
     """Deliver ``frame`` to every member of a room, except the ``exclude`` user ids."""
 
     namespace: str
     room: str
     frame: str
     exclude: list[str] = field(default_factory=list)
-    TYPE: ClassVar[str] = "realtime.room"
 
 
-@dataclass(frozen=True, slots=True)
-class Kick:
+@_message("realtime.kick")
+class Kick(_Message):
     """Close every connection of ``user_id`` (it logged in elsewhere)."""
 
     user_id: str
-    TYPE: ClassVar[str] = "realtime.kick"
 
 
-@dataclass(frozen=True, slots=True)
-class ClientReply:
+@_message("realtime.ack")
+class ClientReply(_Message):
     """A reply frame for one connection of one process (``ack.forward()``)."""
 
     instance: str
     socket_id: str
     frame: str
-    TYPE: ClassVar[str] = "realtime.ack"
 
 
-@dataclass(frozen=True, slots=True)
-class Presence:
+@_message("realtime.presence")
+class Presence(_Message):
     """A node's announcement (``leaving``: it is shutting down)."""
 
     node: dict[str, Any]
     leaving: bool = False
-    TYPE: ClassVar[str] = "realtime.presence"
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+@_message("realtime.call")
+class Call(_Message):
     """A cross-server call; ``call_id`` and ``reply_channel`` are None for a notification."""
 
     event: str
@@ -84,11 +99,10 @@ class Call:
     sender: str
     call_id: str | None = None
     reply_channel: str | None = None
-    TYPE: ClassVar[str] = "realtime.call"
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+@_message("realtime.reply")
+class Reply(_Message):
     """One node's reply to a cross-server call."""
 
     call_id: str
@@ -97,7 +111,6 @@ class Reply:
     payload: Any = None
     error: str | None = None
     code: str | None = None
-    TYPE: ClassVar[str] = "realtime.reply"
 
 
 NodeMessage: TypeAlias = ToAll | ToUsers | ToRoom | Kick | ClientReply | Presence | Call | Reply
