@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, validation_errors
 from .connection.auth import load_authenticator
+from .layers.extensions import missing_members
 
 SETTINGS_HINT = "See the settings reference in README.md."
 
@@ -184,3 +185,28 @@ def check_layer_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             )
         )
     return messages
+
+
+@register(Tags.compatibility)
+def check_layer_extensions(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """realtime.E007: the node layer declares extensions it does not have (checked once
+    here, not found at the first call)."""
+    alias, config = _layer_config()
+    if config is None or validation_errors(getattr(settings, "REALTIME", {})):
+        return []
+    try:
+        layer_class = import_string(config.get("BACKEND", ""))
+    except ImportError:
+        return []  # Channels' own check reports an unknown backend
+    missing = missing_members(layer_class)
+    if not missing:
+        return []
+    return [
+        Error(
+            f"CHANNEL_LAYERS[{alias!r}] backend {layer_class.__name__} declares extensions it "
+            f"lacks: {', '.join(missing)}.",
+            hint="Remove those names from its `extensions` list or implement them "
+            "(realtime/layers/extensions.py says what each one promises).",
+            id="realtime.E007",
+        )
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from channels.layers import InMemoryChannelLayer
 from django.core.checks import run_checks
 from django.test import override_settings
 
@@ -141,3 +142,29 @@ def test_w003_node_channel_without_room():
     layers["default"]["CONFIG"]["channel_capacity"] = GOOD_CAPACITY
     with override_settings(CHANNEL_LAYERS=layers, REALTIME={"SERVER_NAME": "a"}):
         assert messages() == []
+
+
+class LayerThatOverpromises(InMemoryChannelLayer):
+    """Declares the health extension without its methods."""
+
+    extensions = ["groups", "flush", "realtime.health"]
+
+
+@override_settings(
+    CHANNEL_LAYERS={"default": {"BACKEND": "tests.test_checks.LayerThatOverpromises"}}
+)
+def test_e007_a_layer_that_declares_extensions_it_lacks():
+    assert messages("realtime.E007") == [
+        (
+            "realtime.E007",
+            "CHANNEL_LAYERS['default'] backend LayerThatOverpromises declares extensions it "
+            "lacks: realtime.health: health, realtime.health: stats, "
+            "realtime.health: set_excluded_nodes.",
+        )
+    ]
+
+
+def test_e007_silent_for_our_layer_and_channels_own():
+    assert messages("realtime.E007") == []
+    with override_settings(CHANNEL_LAYERS=IN_MEMORY):
+        assert messages("realtime.E007") == []

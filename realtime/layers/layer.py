@@ -47,6 +47,8 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         extensions.HEALTH,
         extensions.RUNTIME_NODES,
     ]
+    #: True with zero nodes: nothing leaves this process (set per instance from CONFIG).
+    is_process_local: bool = True
     #: This server node's name in health reports; the realtime app hands over its own
     #: (``REALTIME["SERVER_NAME"]``) when Django is ready.
     server_name: ClassVar[Callable[[], str]] = staticmethod(
