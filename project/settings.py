@@ -7,10 +7,14 @@ Environment variables:
     DJANGO_DB_PATH         SQLite database file (default: db.sqlite3 next to manage.py)
     DJANGO_EXTRA_APPS      comma-separated extra apps to install (tests load tests.testapp)
     REALTIME_SERVER_NAME   this server node's name in the cluster (default: <hostname>-<pid>)
-    REALTIME_REDIS_NODES   comma-separated redis:// or rediss:// URLs; empty = single node, no Redis
+    REALTIME_REDIS_NODES   Redis entries (redis://, rediss://, redis+sentinel://, redis+cluster://
+                           URLs) separated by whitespace, ";" or a comma followed by the next
+                           URL's scheme, so "redis+cluster://a:7000,b:7001" stays one entry;
+                           empty = single node, no Redis
 """
 
 import os
+import re
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,6 +31,17 @@ def env_bool(name: str, default: bool = False) -> bool:
 def env_list(name: str, default: str = "") -> list[str]:
     """Read a comma-separated environment variable as a list of non-empty stripped items."""
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+# Between entries: whitespace, ";" or a comma that starts the next URL (scheme://). A comma
+# followed by host:port belongs to the seed list of a Sentinel or Cluster entry.
+_URL_SEPARATOR = re.compile(r"[\s;]+|,(?=\s*[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def env_urls(name: str, default: str = "") -> list[str]:
+    """Read a list of Redis URLs from the environment (separators: see ``_URL_SEPARATOR``)."""
+    value = os.environ.get(name, default)
+    return [item.strip(" ,") for item in _URL_SEPARATOR.split(value) if item.strip(" ,")]
 
 
 DEBUG = env_bool("DJANGO_DEBUG")
@@ -99,7 +114,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_NODES = env_list("REALTIME_REDIS_NODES")
+REDIS_NODES = env_urls("REALTIME_REDIS_NODES")
 
 # Zero nodes: the layer works inside this one process (what `make run` uses).
 CHANNEL_LAYERS = {

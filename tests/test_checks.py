@@ -104,6 +104,12 @@ GOOD_CAPACITY = {"realtime-node*": 100_000}
             "a list without duplicate addresses",
         ),
         ({"strategy": "fastest-ish"}, "CONFIG['strategy'] must be one of"),
+        (
+            {"nodes": ["redis+sentinel://:pw@s1:26379,s2:26379"]},
+            "URLs with a service name (and an optional numeric db) as path, not "
+            "'redis+sentinel://:***@s1:26379,s2:26379'",
+        ),
+        ({"nodes": ["redis+cluster://c1:7000,c2"]}, "seed lists of host:port separated by"),
         ({"colour": "blue"}, "Unknown MultiRedisChannelLayer CONFIG key 'colour'"),
     ],
 )

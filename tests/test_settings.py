@@ -106,3 +106,30 @@ class TestRegistry:
 
         assert {"say", "joinRoom", "command"} <= set(registry.events)
         assert any(h.__module__ == "project.realtime_handlers" for h in registry.connect_hooks)
+
+
+@pytest.mark.parametrize(
+    ("value", "entries"),
+    [
+        ("", []),
+        ("redis://a:6379/0,redis://b:6379/0", ["redis://a:6379/0", "redis://b:6379/0"]),
+        (
+            "redis+cluster://c1:7000,c2:7001,c3:7002, rediss://d:6380",
+            ["redis+cluster://c1:7000,c2:7001,c3:7002", "rediss://d:6380"],
+        ),
+        (
+            "redis+sentinel://s1:26379,s2:26379/mymaster;redis+cluster://c1:7000,c2:7001",
+            ["redis+sentinel://s1:26379,s2:26379/mymaster", "redis+cluster://c1:7000,c2:7001"],
+        ),
+        (
+            " redis://a\n  redis+sentinel://:pw@s1:1,s2:2/m?sentinel_password=x ",
+            ["redis://a", "redis+sentinel://:pw@s1:1,s2:2/m?sentinel_password=x"],
+        ),
+    ],
+)
+def test_demo_redis_nodes_keep_seed_lists_together(monkeypatch, value, entries):
+    """REALTIME_REDIS_NODES: a comma starts a new entry only before a scheme://."""
+    from project.settings import env_urls
+
+    monkeypatch.setenv("REALTIME_REDIS_NODES", value)
+    assert env_urls("REALTIME_REDIS_NODES") == entries

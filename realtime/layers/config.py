@@ -11,12 +11,13 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from ..validators import is_int, is_number
+from .addresses import EXPECTED, NodeConfig, parse_node
+from .addresses import config_error as _error
 from .signing import derive_key
 from .strategies import STRATEGIES
 
@@ -49,123 +50,7 @@ DEFAULTS: dict[str, Any] = {
 MIN_SIGNING_KEY_LENGTH = 32
 
 
-def _error(key: str, expected: str, value: Any) -> ImproperlyConfigured:
-    return ImproperlyConfigured(
-        f"MultiRedisChannelLayer CONFIG[{key!r}] must be {expected}, not {value!r}."
-    )
-
-
-@dataclass(frozen=True)
-class NodeConfig:
-    """One Redis node: where it is and how to log in. ``key`` never contains the password."""
-
-    host: str
-    port: int = 6379
-    db: int = 0
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls: bool = False
-    ssl_cert_reqs: str = "required"
-    ssl_ca_certs: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-
-    @property
-    def key(self) -> str:
-        """The node's address without credentials, e.g. ``redis://10.0.0.5:6379/0``."""
-        scheme = "rediss" if self.tls else "redis"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}/{self.db}"
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        """The TLS context for ``rediss://`` nodes, ``None`` for plain TCP."""
-        if not self.tls:
-            return None
-        context = ssl.create_default_context(cafile=self.ssl_ca_certs)
-        if self.ssl_cert_reqs != "required":
-            context.check_hostname = False
-        context.verify_mode = _SSL_REQS[self.ssl_cert_reqs]
-        if self.ssl_certfile:  # a client certificate, for servers with tls-auth-clients
-            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
-        return context
-
-
-def parse_node(value: Any, key: str = "nodes") -> NodeConfig:
-    """A node from a ``redis://`` / ``rediss://`` URL or a dict of host/port/db/... ."""
-    if isinstance(value, str):
-        return _parse_url(value, key)
-    if isinstance(value, Mapping):
-        return _parse_dict(value, key)
-    raise _error(key, "a list of redis:// or rediss:// URLs or dicts", value)
-
-
-def _parse_url(url: str, key: str) -> NodeConfig:
-    expected = "a list of redis:// or rediss:// URLs (redis://[user:password@]host[:port][/db])"
-    try:
-        parts = urlsplit(url)
-        port = parts.port or 6379
-    except ValueError:
-        raise _error(key, expected, _redact(url)) from None
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise _error(key, expected, _redact(url))
-    path = parts.path.strip("/")
-    if path and not path.isdigit():
-        raise _error(key, expected + " with a numeric db", _redact(url))
-    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
-    if set(query) - set(_TLS_OPTIONS):
-        options = f"URLs whose only query options are {', '.join(_TLS_OPTIONS)}"
-        raise _error(key, options, _redact(url))
-    return NodeConfig(
-        host=parts.hostname,
-        port=port,
-        db=int(path or 0),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-        tls=parts.scheme == "rediss",
-        **_tls_options(query, key),
-    )
-
-
-def _tls_options(options: Mapping[str, Any], key: str) -> dict[str, Any]:
-    reqs = options.get("ssl_cert_reqs", "required")
-    if reqs not in _SSL_REQS:
-        raise _error(key, "nodes with ssl_cert_reqs one of none/optional/required", reqs)
-    paths = {name: options.get(name) for name in _TLS_OPTIONS[1:]}
-    for name, path in paths.items():
-        if path is not None and (not isinstance(path, str) or not path):
-            raise _error(key, f"nodes whose {name} is the path of a file", path)
-    if paths["ssl_keyfile"] and not paths["ssl_certfile"]:
-        raise _error(key, "nodes with an ssl_certfile when they have an ssl_keyfile", paths)
-    return {"ssl_cert_reqs": reqs, **paths}
-
-
-def _parse_dict(value: Mapping[str, Any], key: str) -> NodeConfig:
-    shown = {**value, "password": "***"} if "password" in value else value
-    unknown = set(value) - _NODE_KEYS
-    if unknown or not isinstance(value.get("host"), str) or not value["host"]:
-        raise _error(key, f"node dicts with a 'host' and only the keys {sorted(_NODE_KEYS)}", shown)
-    port, db = value.get("port", 6379), value.get("db", 0)
-    if not is_int(port) or not 0 < port < 65536 or not is_int(db) or db < 0:
-        raise _error(key, "node dicts with an integer port (1-65535) and db (>= 0)", shown)
-    return NodeConfig(
-        host=value["host"],
-        port=port,
-        db=db,
-        username=value.get("username"),
-        password=value.get("password"),
-        tls=bool(value.get("ssl", False)),
-        **_tls_options(value, key),
-    )
-
-
-def _redact(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for error messages)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
+__all__ = ["DEFAULTS", "LayerConfig", "NodeConfig", "parse_config", "parse_node"]
 
 
 @dataclass(frozen=True)
@@ -227,7 +112,7 @@ def parse_config(options: Mapping[str, Any]) -> LayerConfig:
 
 def _parse_nodes(nodes: Any) -> tuple[NodeConfig, ...]:
     if isinstance(nodes, str) or not isinstance(nodes, list | tuple):
-        raise _error("nodes", "a list of redis:// or rediss:// URLs or dicts", nodes)
+        raise _error("nodes", EXPECTED, nodes)
     parsed = tuple(parse_node(node) for node in nodes)
     keys = [node.key for node in parsed]
     if len(set(keys)) != len(keys):

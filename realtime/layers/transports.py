@@ -16,6 +16,7 @@ from typing import Any
 
 import hiredis
 
+from .addresses import STANDALONE
 from .config import LayerConfig, NodeConfig
 from .health import NodeHealth
 from .redis_node import RedisNode
@@ -26,6 +27,13 @@ logger = logging.getLogger("realtime.layers")
 
 MessageHandler = Callable[[bytes, bytes], None]
 HealthHandler = Callable[[RedisNode, str, bool, "str | None"], None]
+
+
+def make_node(config: NodeConfig, owner: RedisNodes) -> RedisNode:
+    """The node object for one entry of ``nodes``, by its kind."""
+    if config.kind != STANDALONE:
+        raise NotImplementedError(f"{config.kind} entries are not supported yet: {config.key}")
+    return RedisNode(config, owner)
 
 
 class RedisNodes:
@@ -45,7 +53,7 @@ class RedisNodes:
         self.strategy = config.strategy
         self.redundancy = config.redundancy
         self.wanted: set[bytes] = set()
-        self.nodes = {node.key: RedisNode(node, self) for node in config.nodes}
+        self.nodes = {node.key: make_node(node, self) for node in config.nodes}
         self.excluded = excluded
         self.on_message = on_message
         self._on_health = on_health
@@ -149,7 +157,7 @@ class RedisNodes:
 
     async def add_node(self, config: NodeConfig) -> RedisNode:
         """Start using one more node: connect, and subscribe what this instance hears."""
-        node = RedisNode(config, self)
+        node = make_node(config, self)
         self.nodes[config.key] = node
         self._cache.clear()
         await node.start()

@@ -59,6 +59,48 @@ def test_dict_nodes():
     assert node.key == "rediss://r1:7001/3" and node.password == "x"
 
 
+def test_sentinel_urls_and_dicts():
+    url = "redis+sentinel://u:p%40ss@s1:26379,[::1]:26380/mymaster/2?sentinel_password=sp"
+    node = parse_node(url)
+    assert (node.kind, node.service_name, node.db, node.tls) == ("sentinel", "mymaster", 2, False)
+    assert node.seeds == (("s1", 26379), ("::1", 26380))
+    assert (node.host, node.port) == ("s1", 26379)
+    assert (node.username, node.password, node.sentinel_password) == ("u", "p@ss", "sp")
+    assert node.key == "redis+sentinel://s1:26379,[::1]:26380/mymaster/2"
+    assert "p@ss" not in repr(node) and "'sp'" not in repr(node)
+    assert parse_node("redis+sentinel://s1:1/m?db=3").db == 3
+    secure = parse_node("rediss+sentinel://s1:1/m?ssl_cert_reqs=none&sentinel_username=su")
+    assert secure.key == "rediss+sentinel://s1:1/m/0" and secure.tls
+    assert secure.sentinel_username == "su"
+    # Discovered primaries use the Redis credentials; sentinels their own.
+    primary = node.at("10.0.0.7", 6380)
+    assert (primary.key, primary.password, primary.db) == ("redis://10.0.0.7:6380/2", "p@ss", 2)
+    sentinel = node.sentinel("s1", 26379)
+    assert (sentinel.password, sentinel.username, sentinel.db) == ("sp", None, 0)
+    from_dict = parse_node(
+        {"kind": "sentinel", "seeds": ["s1:26379", "[::1]:26380"], "service_name": "mymaster",
+         "db": 2, "username": "u", "password": "p@ss", "sentinel_password": "sp"}
+    )  # fmt: skip
+    assert from_dict == node
+
+
+def test_cluster_urls_and_dicts():
+    node = parse_node("rediss+cluster://:pw@c1:7000,c2:7001?ssl_cert_reqs=optional")
+    assert (node.kind, node.seeds, node.tls, node.password) == (
+        "cluster", (("c1", 7000), ("c2", 7001)), True, "pw",
+    )  # fmt: skip
+    assert node.key == "rediss+cluster://c1:7000,c2:7001"
+    assert node.ssl_context().verify_mode == ssl.CERT_OPTIONAL
+    assert parse_node("redis+cluster://c1:7000/0").key == "redis+cluster://c1:7000"
+    assert parse_node({"kind": "cluster", "seeds": ["c1:7000"]}).key == "redis+cluster://c1:7000"
+    shard = node.at("10.1.1.1", 7005)
+    assert (shard.kind, shard.key, shard.password) == (
+        "standalone",
+        "rediss://10.1.1.1:7005/0",
+        "pw",
+    )
+
+
 def test_tls_options_in_urls_and_dicts():
     url = "rediss://u:p@r1:6380/0?ssl_ca_certs=/ca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem"
     options = {"ssl_ca_certs": "/ca.pem", "ssl_certfile": "/c.pem", "ssl_keyfile": "/k.pem"}
@@ -71,8 +113,30 @@ def test_tls_options_in_urls_and_dicts():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"nodes": "redis://a"}, "CONFIG['nodes'] must be a list of redis:// or rediss://"),
+        ({"nodes": "redis://a"}, "CONFIG['nodes'] must be a list of redis://, rediss://, redis+"),
         ({"nodes": ["http://a"]}, "CONFIG['nodes'] must be a list of redis://"),
+        ({"nodes": ["redis+sentinel://s1:26379"]}, "URLs with a service name"),
+        ({"nodes": ["redis+sentinel://s1:26379/a/b/c"]}, "URLs with a service name"),
+        ({"nodes": ["redis+sentinel://s1:26379/m?db=x"]}, "URLs with a service name"),
+        ({"nodes": ["redis+sentinel://s1/m"]}, "seed lists of host:port separated by commas"),
+        ({"nodes": ["redis+cluster://c1:7000,c2"]}, "seed lists of host:port separated by"),
+        ({"nodes": ["redis+cluster://c1:7000,"]}, "seed lists of host:port separated by"),
+        ({"nodes": ["redis+cluster://c1:7000/3"]}, "URLs without a path (Cluster has db 0"),
+        ({"nodes": ["redis+cluster://c1:7000?db=1"]}, "cluster URLs whose only query options"),
+        (
+            {"nodes": ["redis+sentinel://:pw@s1:1/m?sentinel_password=spw&x=1"]},
+            "not 'redis+sentinel://:***@s1:1/m?sentinel_password=***&x=1'",
+        ),
+        ({"nodes": [{"kind": "cluster", "seeds": "c1:7000"}]}, "sentinel or cluster dicts"),
+        ({"nodes": [{"kind": "sentinel", "seeds": ["s:1"]}]}, "a 'service_name' for sentinel"),
+        (
+            {"nodes": [{"kind": "cluster", "seeds": ["c:1"], "sentinel_password": "x"}]},
+            "'sentinel_password': '***'",
+        ),
+        (
+            {"nodes": ["redis+cluster://c1:1,c2:2", "redis+cluster://c1:1,c2:2/0"]},
+            "without duplicate addresses",
+        ),
         ({"nodes": ["redis://:pw@a/x"]}, "not 'redis://:***@a/x'"),
         ({"nodes": ["redis://a:99999"]}, "CONFIG['nodes']"),
         ({"nodes": ["redis://a?timeout=3"]}, "only query options are ssl_cert_reqs"),
