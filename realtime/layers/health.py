@@ -29,6 +29,12 @@ class NodeHealth:
     * ``since``: Unix time of the last change of ``publish_ok`` / ``subscribe_ok``
     * ``excluded``: another server process cannot read from this node
       (:meth:`MultiRedisChannelLayer.set_excluded_nodes`); publishers avoid it
+    * ``kind``: ``standalone``, ``sentinel`` or ``cluster`` (the entry's URL form)
+    * ``primary``: a Sentinel entry's primary in use now (``host:port``), ``None`` before
+      one was found
+    * ``shards``: a Cluster entry's shard primaries in use (``host:port``, by slot order)
+    * ``failovers``: how many times this process saw the primary (Sentinel) or a shard's
+      primary (Cluster) move
     """
 
     address: str
@@ -40,6 +46,10 @@ class NodeHealth:
     last_error: str | None = None
     since: float = 0.0
     excluded: bool = False
+    kind: str = "standalone"
+    primary: str | None = None
+    shards: tuple[str, ...] = ()
+    failovers: int = 0
 
     @property
     def healthy(self) -> bool:

@@ -176,7 +176,13 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         if core is not None:
             return core.transport.snapshot()
         return [
-            NodeHealth(node.key, node.host, node.port, excluded=node.key in self.excluded_nodes)
+            NodeHealth(
+                node.key,
+                node.host,
+                node.port,
+                excluded=node.key in self.excluded_nodes,
+                kind=node.kind,
+            )
             for node in self.nodes
         ]
 
@@ -249,8 +255,10 @@ class MultiRedisChannelLayer(BaseChannelLayer):
     def health_changed(
         self, core: LayerCore, node: RedisNode, kind: str, ok: bool, error: str | None
     ) -> None:
-        """Called by an instance when a connection of ``node`` went up or down."""
-        self._emit(core, node, "up" if ok else "down", kind, error)
+        """Called by an instance when a connection of ``node`` went up or down, or (``kind``
+        ``failover``) when the primary of a Sentinel or Cluster entry moved."""
+        event = "failover" if kind == "failover" else ("up" if ok else "down")
+        self._emit(core, node, event, kind, error)
 
     def _server_name(self) -> str:
         try:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from .config import NodeConfig
-from .health import NodeHealth, backoff_delay, smoothed_latency
+from .health import BACKOFF_CAP, NodeHealth, backoff_delay, smoothed_latency
 from .resp import RedisConnectionLost, RespConnection
 
 logger = logging.getLogger("realtime.layers")
@@ -44,10 +44,15 @@ class NodeOwner(Protocol):
 class RedisNode:
     """Connections, health and subscriptions of one Redis node in one event loop."""
 
+    #: The pub/sub commands (a Cluster shard uses the sharded ones).
+    PUBLISH, SUBSCRIBE, UNSUBSCRIBE = "PUBLISH", "SUBSCRIBE", "UNSUBSCRIBE"
+
     def __init__(self, config: NodeConfig, owner: NodeOwner) -> None:
         self.config = config
         self.owner = owner
-        self.health = NodeHealth(config.key, config.host, config.port, since=time.time())
+        self.health = NodeHealth(
+            config.key, config.host, config.port, since=time.time(), kind=config.kind
+        )
         self._publisher: RespConnection | None = None
         self._subscriber: RespConnection | None = None
         self._subscribed: set[bytes] = set()
@@ -57,6 +62,8 @@ class RedisNode:
         self._pongs: deque[asyncio.Future[None]] = deque()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closing = False
+        #: Longest wait between reconnection attempts (a followed node retries sooner).
+        self.retry_cap = BACKOFF_CAP
 
     @property
     def address(self) -> str:
@@ -125,14 +132,26 @@ class RedisNode:
 
     # -- publishing ----------------------------------------------------------------------
 
+    async def _target(self) -> NodeConfig:
+        """Where to connect now: the configured node (a Sentinel node asks its sentinels)."""
+        return self.config
+
+    async def _verify(self, connection: RespConnection) -> None:
+        """Check a new publisher before use (a Sentinel node: that it is a primary)."""
+
     async def _open_publisher(self) -> None:
         try:
             connection = await RespConnection.open(
-                self.config,
+                await self._target(),
                 self.connect_timeout,
                 f"{self.owner.name}-pub",
                 on_lost=self._publisher_lost,
             )
+            try:
+                await self._verify(connection)
+            except BaseException:
+                connection.close()
+                raise
         except Exception as error:
             self._mark("publisher", False, _describe(error))
             raise
@@ -155,7 +174,7 @@ class RedisNode:
             future = asyncio.get_running_loop().create_future()
             future.set_exception(RedisConnectionLost(f"{self.address} publisher is down"))
             return future
-        return connection.command("PUBLISH", channel, payload)
+        return connection.command(self.PUBLISH, channel, payload)
 
     async def drain(self) -> None:
         """Wait while the publisher's send buffer is full."""
@@ -190,7 +209,12 @@ class RedisNode:
         """Unsubscribe ``channels`` (already removed from ``owner.wanted``)."""
         self._subscribed.difference_update(channels)
         if self._subscriber is not None and self._sub_ready.is_set():
-            self._subscriber.send("UNSUBSCRIBE", *channels)
+            self._send_each(self._subscriber, self.UNSUBSCRIBE, channels)
+
+    def _send_each(self, connection: RespConnection, command: str, channels: list[bytes]) -> None:
+        """``command`` for ``channels``: in one command (the sharded commands: one each,
+        as their channels must share a slot)."""
+        connection.send(command, *channels)
 
     async def _confirmed(self, connection: RespConnection, channels: list[bytes]) -> None:
         loop = asyncio.get_running_loop()
@@ -199,14 +223,14 @@ class RedisNode:
             future = loop.create_future()
             self._confirms.setdefault(channel, deque()).append(future)
             futures.append(future)
-        connection.send("SUBSCRIBE", *channels)
+        self._send_each(connection, self.SUBSCRIBE, channels)
         await asyncio.wait_for(asyncio.gather(*futures), self.connect_timeout)
         self._subscribed.update(channels)
 
     async def _open_subscriber(self) -> None:
         try:
             connection = await RespConnection.open(
-                self.config,
+                await self._target(),
                 self.connect_timeout,
                 f"{self.owner.name}-sub",
                 on_push=self._on_push,
@@ -256,9 +280,9 @@ class RedisNode:
 
     def _on_push(self, reply: list[Any]) -> None:
         kind = reply[0]
-        if kind == b"message":
+        if kind == b"message" or kind == b"smessage":
             self.owner.on_message(reply[1], reply[2])
-        elif kind == b"subscribe":
+        elif kind == b"subscribe" or kind == b"ssubscribe":
             waiting = self._confirms.get(reply[1])
             if waiting:
                 future = waiting.popleft()
@@ -273,13 +297,18 @@ class RedisNode:
         elif kind == b"error":
             # A refused subscription: what waits for a confirmation fails with the reason.
             self._fail_pending(reply[1])
+        elif kind == b"sunsubscribe":
+            self._unsubscribed(reply[1])
+
+    def _unsubscribed(self, channel: bytes) -> None:
+        """A sharded channel was unsubscribed (by us, or by the server: its slot moved)."""
 
     # -- health --------------------------------------------------------------------------
 
     async def _retry(self, attempt: Callable[[], Any], done: Callable[[], bool]) -> None:
         tries = 0
         while not self._closing and not done():
-            await asyncio.sleep(backoff_delay(tries, random.random()))
+            await asyncio.sleep(min(self.retry_cap, backoff_delay(tries, random.random())))
             tries += 1
             with contextlib.suppress(Exception):
                 await attempt()
@@ -289,6 +318,7 @@ class RedisNode:
             while True:
                 await asyncio.sleep(self.owner.interval)
                 await asyncio.gather(self._ping_publisher(), self._ping_subscriber())
+                await self._check_target()
         finally:
             # Also reached when asyncio.run() (async_to_sync) cancels the loop's tasks.
             if not self._closing:
@@ -296,6 +326,18 @@ class RedisNode:
                 for task in self._tasks.values():
                     task.cancel()
                 self._drop_connections()
+
+    async def _check_target(self) -> None:
+        """Once per health interval: is the node still the right one (Sentinel: the primary)?"""
+
+    def drop(self, error: str) -> None:
+        """Drop both connections (they reconnect, to a re-discovered node if followed)."""
+        lost = RedisConnectionLost(error)
+        if (publisher := self._publisher) is not None:
+            publisher.abort(lost)
+            self._publisher_lost(lost)
+        if (subscriber := self._subscriber) is not None:
+            self._reset_subscriber(subscriber, lost)
 
     async def _ping_publisher(self) -> None:
         connection = self._publisher

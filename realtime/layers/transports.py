@@ -16,10 +16,11 @@ from typing import Any
 
 import hiredis
 
-from .addresses import STANDALONE
+from .addresses import SENTINEL, STANDALONE
 from .config import LayerConfig, NodeConfig
 from .health import NodeHealth
 from .redis_node import RedisNode
+from .sentinel import SentinelNode
 from .strategies import candidates
 from .throttle import throttled
 
@@ -31,6 +32,8 @@ HealthHandler = Callable[[RedisNode, str, bool, "str | None"], None]
 
 def make_node(config: NodeConfig, owner: RedisNodes) -> RedisNode:
     """The node object for one entry of ``nodes``, by its kind."""
+    if config.kind == SENTINEL:
+        return SentinelNode(config, owner)
     if config.kind != STANDALONE:
         raise NotImplementedError(f"{config.kind} entries are not supported yet: {config.key}")
     return RedisNode(config, owner)

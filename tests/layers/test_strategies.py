@@ -132,5 +132,6 @@ def test_health_snapshot_fields():
     assert up.as_dict() == {
         "address": "redis://h:1/0", "host": "h", "port": 1, "publish_ok": True,
         "subscribe_ok": None, "latency_ms": None, "last_error": None, "since": up.since,
-        "excluded": False, "healthy": True,
+        "excluded": False, "healthy": True, "kind": "standalone", "primary": None,
+        "shards": (), "failovers": 0,
     }  # fmt: skip

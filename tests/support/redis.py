@@ -29,8 +29,10 @@ class RedisServer(ServerProcess):
         password: str | None = None,
         tls: bool = False,
         tls_client_auth: bool = False,
+        extra: list[str] | None = None,
     ) -> None:
         super().__init__(port)
+        self.extra = list(extra or [])
         self.password = password
         self.tls = tls
         self.tls_client_auth = tls_client_auth
@@ -67,7 +69,8 @@ class RedisServer(ServerProcess):
             "--enable-debug-command", "local", "--loglevel", "warning",
         ]  # fmt: skip
         if self.password:
-            command += ["--requirepass", self.password]
+            command += ["--requirepass", self.password, "--masterauth", self.password]
+        command += self.extra
         if self.tls:
             command[1:3] = ["--port", "0", "--tls-port", str(self.port)]
             command += [
@@ -124,6 +127,17 @@ class RedisServer(ServerProcess):
         """Stop the server and remove its files."""
         super().cleanup()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def call_port(port: int, *args: str | int, timeout: float = 5.0) -> Any:
+    """One command to a password-less, plain-TCP server on 127.0.0.1:``port`` (a sentinel,
+    a cluster node), its reply text decoded."""
+    import hiredis
+
+    reader = hiredis.Reader(encoding="utf-8")
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(hiredis.pack_command(tuple(str(a) for a in args)))
+        return _read_reply(sock, reader)
 
 
 def _read_reply(sock: socket.socket, reader: object) -> Any:
