@@ -17,7 +17,9 @@ import hiredis
 
 from .config import NodeConfig
 
-_PUSH_KINDS = frozenset({b"message", b"subscribe", b"unsubscribe", b"pong"})
+_PUSH_KINDS = frozenset(
+    {b"message", b"subscribe", b"unsubscribe", b"pong", b"smessage", b"ssubscribe", b"sunsubscribe"}
+)
 
 
 class RedisConnectionLost(ConnectionError):

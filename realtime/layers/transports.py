@@ -16,9 +16,10 @@ from typing import Any
 
 import hiredis
 
-from .addresses import SENTINEL, STANDALONE
+from .addresses import CLUSTER, SENTINEL
 from .config import LayerConfig, NodeConfig
 from .health import NodeHealth
+from .redis_cluster import ClusterNode
 from .redis_node import RedisNode
 from .sentinel import SentinelNode
 from .strategies import candidates
@@ -30,12 +31,12 @@ MessageHandler = Callable[[bytes, bytes], None]
 HealthHandler = Callable[[RedisNode, str, bool, "str | None"], None]
 
 
-def make_node(config: NodeConfig, owner: RedisNodes) -> RedisNode:
+def make_node(config: NodeConfig, owner: RedisNodes) -> RedisNode | ClusterNode:
     """The node object for one entry of ``nodes``, by its kind."""
     if config.kind == SENTINEL:
         return SentinelNode(config, owner)
-    if config.kind != STANDALONE:
-        raise NotImplementedError(f"{config.kind} entries are not supported yet: {config.key}")
+    if config.kind == CLUSTER:
+        return ClusterNode(config, owner)
     return RedisNode(config, owner)
 
 

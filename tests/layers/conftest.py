@@ -10,6 +10,7 @@ import pytest
 from realtime.layers import MultiRedisChannelLayer
 from realtime.signals import redis_health_changed
 from tests.support.redis import RedisServer
+from tests.support.redis_cluster import RedisCluster
 
 
 @pytest.fixture(scope="session")
@@ -67,9 +68,22 @@ async def make_layer():
         await layer.close()
 
 
-@pytest.fixture(params=[0, 1, 3], ids=["0-nodes", "1-node", "3-nodes"])
-def node_count(request) -> int:
-    """Run a test with zero (in-process), one and three Redis nodes."""
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """One 3-primary, 3-replica Redis Cluster for the session. A test that kills a node
+    restarts it and waits until the cluster is whole again."""
+    cluster = RedisCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+@pytest.fixture(params=[0, 1, 3, "cluster"], ids=["0-nodes", "1-node", "3-nodes", "cluster"])
+def node_count(request) -> int | str:
+    """Run a test with zero (in-process), one and three Redis nodes, and one Redis Cluster
+    entry."""
     return request.param
 
 
@@ -78,6 +92,8 @@ def servers(node_count, request) -> list[RedisServer]:
     """The shared servers for ``node_count`` (none for in-process mode)."""
     if node_count == 0:
         return []
+    if node_count == "cluster":
+        return [request.getfixturevalue("redis_cluster")]
     return request.getfixturevalue("shared_redis")[:node_count]
 
 

@@ -253,6 +253,9 @@ async def test_sync_callers_through_async_to_sync(make_layer, servers):
     channel = await receiver.new_channel()
     await receiver.group_add("r-sync.x", channel)
     sync_layer = receiver  # the one settings layer, used from the server loop and sync code
+    # The receiver's own publishers and subscribers (one each on a standalone node; per
+    # shard on a Cluster).
+    before = [_client_count(server, receiver.config.prefix) for server in servers]
 
     def sync_code() -> None:
         for n in range(3):
@@ -264,18 +267,21 @@ async def test_sync_callers_through_async_to_sync(make_layer, servers):
     assert sorted((m["type"], m["n"]) for m in got) == sorted(
         (kind, n) for kind in ("direct", "group") for n in range(3)
     )
-    for server in servers:
-        # Only the receiver's own publisher and subscriber stay connected.
+    assert all(count >= 2 for count in before)
+    for server, count in zip(servers, before, strict=True):
+        # Only the receiver's own publishers and subscribers stay connected.
         await async_wait_until(
-            lambda s=server: _client_count(s, receiver.config.prefix) == 2,
+            lambda s=server, c=count: _client_count(s, receiver.config.prefix) == c,
             5,
             "connections of finished loops closed",
         )
 
 
 def _client_count(server, prefix: str) -> int:
+    """Publishing and subscribing connections of layers with ``prefix``."""
     clients = server.call("CLIENT", "LIST").splitlines()
-    return sum(1 for line in clients if f"name={prefix}-" in line)
+    names = [part for line in clients for part in line.split() if part.startswith("name=")]
+    return sum(1 for n in names if n.startswith(f"name={prefix}-") and n.endswith(("-pub", "-sub")))
 
 
 def test_close_leaves_no_tasks_or_warnings(servers):

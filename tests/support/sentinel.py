@@ -59,6 +59,8 @@ class SentinelGroup:
         self.replica = RedisServer(
             password=password, extra=["--replicaof", "127.0.0.1", str(self.primary.port)]
         )
+        self.primary.extra += ["--repl-diskless-sync-delay", "0"]
+        self.replica.extra += ["--repl-diskless-sync-delay", "0"]
         self.sentinels = [SentinelProcess(self.primary.port) for _ in range(3)]
         if password:
             for sentinel in self.sentinels:
