@@ -7,10 +7,15 @@ is added or removed at runtime. ``sender`` is the layer class; keyword arguments
 
 * ``layer``: the layer instance
 * ``host``, ``port``, ``address``: the node (``address`` is ``redis://host:port/db``, no
-  password)
+  password; for a Sentinel or Cluster entry its ``redis+sentinel://`` / ``redis+cluster://``
+  address, and ``host``/``port`` its first sentinel or seed)
+* ``kind``: ``"standalone"``, ``"sentinel"`` or ``"cluster"``
 * ``server_name``: this server node's name (``REALTIME["SERVER_NAME"]`` or host-pid)
-* ``event``: ``"up"``, ``"down"``, ``"added"`` or ``"removed"``
-* ``connection_type``: ``"publisher"``, ``"subscriber"`` or ``"node"`` (added/removed)
+* ``event``: ``"up"``, ``"down"``, ``"added"``, ``"removed"`` or ``"failover"`` (the
+  primary of a Sentinel entry, or a shard primary of a Cluster entry, moved; ``error``
+  says from where to where)
+* ``connection_type``: ``"publisher"``, ``"subscriber"``, ``"node"`` (added/removed) or
+  ``"failover"``
 * ``healthy``: whether the node is usable now (publisher up, subscriber not down)
 * ``error``: the error that took the connection down, else ``None``
 * ``healthy_publishers``, ``healthy_subscribers``, ``node_count``: counts over all nodes of

@@ -19,11 +19,31 @@ def _node_row(info: NodeInfo, hub: Hub, now: float, state: str) -> dict[str, Any
         seen_ago=0.0 if info.name == hub.name else max(0.0, now - info.last_seen),
         is_self=info.name == hub.name,
         redis=[
-            {**entry, "key": redis_key(entry), "healthy": redis_healthy(entry)}
+            {
+                **entry,
+                "key": redis_key(entry),
+                "healthy": redis_healthy(entry),
+                "deployment": describe_deployment(entry),
+            }
             for entry in (info.redis or [])
         ],
     )
     return row
+
+
+def describe_deployment(entry: dict[str, Any]) -> str:
+    """What a Redis entry is and what it uses now: ``standalone``, ``sentinel, primary
+    10.0.0.7:6379, 1 failover``, ``cluster, 3 shards (10.0.0.1:7000, ...), 0 failovers``."""
+    kind = entry.get("kind") or "standalone"
+    if kind == "standalone":
+        return kind
+    failovers = entry.get("failovers") or 0
+    moves = f"{failovers} failover{'' if failovers == 1 else 's'}"
+    if kind == "sentinel":
+        return f"sentinel, primary {entry.get('primary') or 'not found yet'}, {moves}"
+    shards = list(entry.get("shards") or [])
+    listed = f"{len(shards)} shard{'' if len(shards) == 1 else 's'}"
+    return f"{kind}, {listed} ({', '.join(shards) or 'none yet'}), {moves}"
 
 
 def cluster_status(hub: Hub) -> dict[str, Any]:

@@ -151,7 +151,9 @@ class HealthLog:
     def _on_redis_health(self, **info: Any) -> None:
         if self.layer is None or info.get("layer") is not self.layer:
             return
-        subject = f"{info.get('host')}:{info.get('port')}"
+        # A Sentinel or Cluster entry is named by its address (its seeds), not its first seed.
+        standalone = info.get("kind", "standalone") == "standalone"
+        subject = f"{info.get('host')}:{info.get('port')}" if standalone else str(info["address"])
         keys = ("event", "connection_type", "error", "healthy_publishers")
         keys += ("healthy_subscribers", "node_count")
         detail = " ".join(f"{k}={info[k]}" for k in keys if info.get(k) not in (None, ""))

@@ -274,6 +274,7 @@ class MultiRedisChannelLayer(BaseChannelLayer):
             "host": node.config.host,
             "port": node.config.port,
             "address": node.address,
+            "kind": node.config.kind,
             "server_name": self._server_name(),
             "event": event,
             "connection_type": kind,

@@ -169,3 +169,45 @@ class TestCommandsWithoutRedis:
         assert done.returncode == 1
         assert "CommandError: Invalid JSON payload" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_redis_entries_say_their_kind_and_what_they_use():
+    from realtime.management.commands.realtime_status import _redis_cell
+    from realtime.status import describe_deployment
+
+    sentinel = {"kind": "sentinel", "primary": "10.0.0.7:6379", "failovers": 1}
+    cluster = {"kind": "cluster", "shards": ["c1:7000", "c2:7001"], "failovers": 0}
+    assert describe_deployment({"address": "redis://a:6379/0"}) == "standalone"
+    assert describe_deployment(sentinel) == "sentinel, primary 10.0.0.7:6379, 1 failover"
+    assert (
+        describe_deployment({"kind": "sentinel"}) == "sentinel, primary not found yet, 0 failovers"
+    )
+    assert describe_deployment(cluster) == "cluster, 2 shards (c1:7000, c2:7001), 0 failovers"
+    entry = {"healthy": True, "publish_ok": True, "latency_ms": 0.5, **sentinel}
+    cell = _redis_cell({**entry, "deployment": describe_deployment(entry)})
+    assert cell == "healthy 0.50 ms [sentinel, primary 10.0.0.7:6379, 1 failover]"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_failover_is_logged_under_the_entry_address():
+    from realtime.cluster.health_log import HealthLog
+    from realtime.signals import redis_health_changed
+
+    log, layer = HealthLog("logger"), object()
+    log.listen(layer, membership=None)
+    address = "redis+sentinel://s1:26379,s2:26379/mymaster/0"
+    redis_health_changed.send(
+        sender=None, layer=layer, host="s1", port=26379, address=address, kind="sentinel",
+        event="failover", connection_type="failover", healthy=True,
+        error="primary of mymaster moved from a to b",
+    )  # fmt: skip
+    await log.drain()
+    await log.stop()
+    rows = [(e.kind, e.subject, e.detail) async for e in HealthEvent.objects.all()]
+    assert rows == [
+        (
+            "redis",
+            address,
+            "event=failover connection_type=failover error=primary of mymaster moved from a to b",
+        )
+    ]

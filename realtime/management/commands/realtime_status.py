@@ -32,6 +32,8 @@ def _redis_cell(entry: dict[str, Any] | None) -> str:
         state += " (avoided: a node cannot read it)"
     latency = entry.get("latency_ms")
     text = state + ("" if latency is None else f" {latency:.2f} ms")
+    if entry.get("deployment", "standalone") != "standalone":
+        text += f" [{entry['deployment']}]"
     return text + (f" - {entry['last_error']}" if entry.get("last_error") else "")
 
 

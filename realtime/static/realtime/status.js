@@ -51,6 +51,7 @@
       entry.excluded ? badge("avoided", "warn") : "");
     const latency = entry.latency_ms == null ? "–" : `${Number(entry.latency_ms).toFixed(2)} ms`;
     cell.append(el("small", {}, `${ok ? "latency" : "last latency"} ${latency}`));
+    if (entry.deployment && entry.deployment !== "standalone") cell.append(el("small", { class: "rt-deployment" }, entry.deployment));
     if (entry.excluded) cell.append(el("small", {}, "avoided by publishers: a server node cannot read it"));
     if (entry.last_error) cell.append(el("small", {}, `last error: ${entry.last_error}`));
     if (entry.since) cell.append(el("small", {}, `since ${new Date(entry.since * 1000).toLocaleTimeString()}`));
