@@ -14,7 +14,9 @@ Starts three throwaway redis-server processes, then for every layer runs a recei
   runs, the layers interleaved).
 
 Layers: this project's ``MultiRedisChannelLayer`` with 1 and 3 Redis nodes (signed, the
-default) and with 1 node and ``signing: False`` (what signing costs), and
+default), with 1 node and ``signing: False`` (what signing costs), with one Redis Cluster
+entry (3 primaries, 3 replicas: sharded pub/sub) and with one Sentinel entry (1 primary,
+1 replica, 3 sentinels), these two started only when selected; and
 channels_redis's ``RedisPubSubChannelLayer`` and ``RedisChannelLayer`` on the same Redis (the
 latter with ``max_connections`` raised and no socket timeout, as it fails under load at its
 defaults). Ratios are against ``RedisPubSubChannelLayer`` measured in the same run.
@@ -38,7 +40,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "channels_redis pubsub"
 SIGNED, UNSIGNED = "multi-redis 1 node", "multi-redis 1 node unsigned"
-LAYERS = [SIGNED, "multi-redis 3 nodes", UNSIGNED, BASELINE, "channels_redis core"]
+CLUSTER, SENTINEL = "multi-redis cluster", "multi-redis sentinel"
+LAYERS = [
+    SIGNED,
+    "multi-redis 3 nodes",
+    UNSIGNED,
+    CLUSTER,
+    SENTINEL,
+    BASELINE,
+    "channels_redis core",
+]
+# Between the entries given to --nodes (a Cluster or Sentinel URL has commas of its own).
+NODE_SEPARATOR = " "
 # Both processes of a run sign with keys derived from this throwaway SECRET_KEY.
 SECRET_KEY = "layer-bench: a throwaway key shared by the two processes of a run"
 # A typical hub message: one encoded push frame for a room.
@@ -50,9 +63,8 @@ def build_layer(name: str, nodes: list[str], prefix: str) -> Any:
     if name.startswith("multi-redis"):
         from realtime.layers import MultiRedisChannelLayer
 
-        count = 3 if name == "multi-redis 3 nodes" else 1
         return MultiRedisChannelLayer(
-            nodes=nodes[:count], prefix=prefix, capacity=1_000_000, signing=name != UNSIGNED
+            nodes=nodes, prefix=prefix, capacity=1_000_000, signing=name != UNSIGNED
         )
     if name == BASELINE:
         from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -72,7 +84,7 @@ def cpu_seconds() -> float:
 
 async def receive_role(args: argparse.Namespace) -> dict[str, Any]:
     """Join the group, say ready, receive until ``expect`` messages or an idle timeout."""
-    layer = build_layer(args.layer, args.nodes.split(","), args.prefix)
+    layer = build_layer(args.layer, args.nodes.split(NODE_SEPARATOR), args.prefix)
     channel = await layer.new_channel()
     await layer.group_add(args.group, channel)
     print("ready", flush=True)
@@ -102,7 +114,7 @@ async def receive_role(args: argparse.Namespace) -> dict[str, Any]:
 
 async def send_role(args: argparse.Namespace) -> dict[str, Any]:
     """Blast ``count`` messages with ``concurrency`` tasks, or send at ``rate`` per second."""
-    layer = build_layer(args.layer, args.nodes.split(","), args.prefix)
+    layer = build_layer(args.layer, args.nodes.split(NODE_SEPARATOR), args.prefix)
     await layer.group_send(args.group + "-warmup", {"type": "bench", "t": 0.0, "f": ""})
     cpu_start = cpu_seconds()
     started = time.monotonic()
@@ -136,7 +148,7 @@ def spawn(role: str, layer: str, nodes: list[str], extra: list[str]) -> subproce
     """A receiver or sender process of this module."""
     command = [
         sys.executable, "-m", "benchmarks.layer_bench", "--role", role, "--layer", layer,
-        "--nodes", ",".join(nodes), *extra,
+        "--nodes", NODE_SEPARATOR.join(nodes), *extra,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
@@ -171,19 +183,36 @@ def run_phase(layer: str, nodes: list[str], count: int, concurrency: int, rate: 
     return result
 
 
-def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """Every layer, both phases, on three fresh Redis servers."""
+def start_servers(layers: list[str]) -> tuple[list[Any], dict[str, list[str]]]:
+    """Three standalone Redis servers, and a Cluster and a Sentinel group when ``layers``
+    need them; the processes to clean up and each layer's ``nodes``."""
     sys.path.insert(0, str(ROOT))
     from tests.support.redis import RedisServer
+    from tests.support.redis_cluster import RedisCluster
+    from tests.support.sentinel import SentinelGroup
 
-    servers = [RedisServer() for _ in range(3)]
+    servers: list[Any] = [RedisServer() for _ in range(3)]
+    for server in servers:
+        server.start()
+    urls = [server.url for server in servers]
+    nodes = {layer: urls[:3] if layer == "multi-redis 3 nodes" else urls[:1] for layer in LAYERS}
+    for name, kind in ((CLUSTER, RedisCluster), (SENTINEL, SentinelGroup)):
+        if name in layers:
+            group = kind()
+            servers.append(group)
+            group.start()
+            nodes[name] = [group.url if isinstance(group.url, str) else group.url()]
+    return servers, nodes
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Every layer, both phases, on fresh Redis servers."""
+    servers: list[Any] = []
     try:
-        for server in servers:
-            server.start()
-        nodes = [server.url for server in servers]
+        servers, nodes_of = start_servers(args.layers)
         results: dict[str, dict[str, Any]] = {}
         for layer in args.layers:
-            blast = run_phase(layer, nodes, args.count, args.concurrency, 0)
+            blast = run_phase(layer, nodes_of[layer], args.count, args.concurrency, 0)
             results[layer] = {
                 "throughput": blast["throughput"],
                 "delivered": blast["delivered"],
@@ -197,7 +226,9 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         # swings with scheduling, the median of several is comparable.
         for _ in range(args.repeat):
             for layer in args.layers:
-                paced = run_phase(layer, nodes, int(args.rate * args.seconds), 1, args.rate)
+                paced = run_phase(
+                    layer, nodes_of[layer], int(args.rate * args.seconds), 1, args.rate
+                )
                 results[layer]["paced"].append(paced)
         for layer, result in results.items():
             runs = result.pop("paced")
