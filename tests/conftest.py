@@ -12,6 +12,7 @@ from hypothesis import settings as hypothesis_settings
 
 from realtime.connection.handlers import registry
 from tests.support.processes import DaphneNode, remove_migrated_database
+from tests.support.redis_cluster import RedisCluster
 
 # Property-based tests stay quick in `make test`; HYPOTHESIS_PROFILE=thorough digs deeper.
 hypothesis_settings.register_profile(
@@ -79,3 +80,15 @@ def _remove_template_database() -> Iterator[None]:
     """The migrated template database daphne nodes copy is removed after the session."""
     yield
     remove_migrated_database()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """One 3-primary, 3-replica Redis Cluster for the session. A test that kills a node
+    restarts it and waits until the cluster is whole again."""
+    cluster = RedisCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.cleanup()

@@ -10,7 +10,6 @@ import pytest
 from realtime.layers import MultiRedisChannelLayer
 from realtime.signals import redis_health_changed
 from tests.support.redis import RedisServer
-from tests.support.redis_cluster import RedisCluster
 
 
 @pytest.fixture(scope="session")
@@ -66,18 +65,6 @@ async def make_layer():
     yield build
     for layer in made:
         await layer.close()
-
-
-@pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[RedisCluster]:
-    """One 3-primary, 3-replica Redis Cluster for the session. A test that kills a node
-    restarts it and waits until the cluster is whole again."""
-    cluster = RedisCluster()
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.cleanup()
 
 
 @pytest.fixture(params=[0, 1, 3, "cluster"], ids=["0-nodes", "1-node", "3-nodes", "cluster"])

@@ -14,8 +14,17 @@ from tests.support.wsclient import ProtocolClient
 class Cluster:
     """``redis_count`` Redis nodes and one daphne node per name, all sharing them."""
 
-    def __init__(self, names: list[str], redis_count: int = 2, env: dict[str, str] | None = None):
-        self.redis = [RedisServer() for _ in range(redis_count)]
+    def __init__(
+        self,
+        names: list[str],
+        redis_count: int = 2,
+        env: dict[str, str] | None = None,
+        redis_urls: list[str] | None = None,
+    ):
+        # redis_urls: use these entries (a Redis Cluster, a Sentinel group) instead of
+        # starting redis_count standalone servers.
+        self.redis = [] if redis_urls else [RedisServer() for _ in range(redis_count)]
+        self.redis_urls = redis_urls
         self.env = env or {}
         self.nodes: dict[str, DaphneNode] = {}
         self.names = names
@@ -23,7 +32,7 @@ class Cluster:
     def start(self) -> Cluster:
         """Start Redis, then every daphne node in parallel."""
         start_all(self.redis)
-        urls = [server.url for server in self.redis]
+        urls = self.redis_urls or [server.url for server in self.redis]
         self.nodes = {
             name: DaphneNode(server_name=name, redis_nodes=urls, env=self.env)
             for name in self.names

@@ -220,7 +220,7 @@ class DaphneNode(ServerProcess):
             {
                 "DJANGO_SETTINGS_MODULE": "project.settings",
                 "REALTIME_SERVER_NAME": self.server_name,
-                "REALTIME_REDIS_NODES": ",".join(self.redis_nodes),
+                "REALTIME_REDIS_NODES": " ".join(self.redis_nodes),
                 "DJANGO_DB_PATH": str(self.db_path),
                 "PYTHONUNBUFFERED": "1",
                 "DJANGO_EXTRA_APPS": "tests.testapp" if self.test_handlers else "",
