@@ -35,42 +35,13 @@ from .addresses import CLUSTER, NodeConfig
 from .health import NodeHealth
 from .redis_node import NodeOwner, RedisNode
 from .resp import RedisConnectionLost, RespConnection
+from .slots import SLOTS, crc16, key_slot
+
+__all__ = ["ClusterNode", "ShardNode", "crc16", "key_slot"]
 
 logger = logging.getLogger("realtime.layers")
 
-SLOTS = 16384
 REFRESH_EVERY = 10.0
-
-
-def _crc16_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = (crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1
-        table.append(crc & 0xFFFF)
-    return tuple(table)
-
-
-_TABLE = _crc16_table()
-
-
-def crc16(data: bytes) -> int:
-    """CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with."""
-    crc = 0
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[((crc >> 8) ^ byte) & 0xFF]
-    return crc
-
-
-def key_slot(key: bytes) -> int:
-    """The cluster slot of ``key`` (only a non-empty ``{hash tag}`` is hashed if present)."""
-    start = key.find(b"{")
-    if start != -1:
-        end = key.find(b"}", start + 1)
-        if end > start + 1:
-            key = key[start + 1 : end]
-    return crc16(key) % SLOTS
 
 
 class ShardOwner:
@@ -250,8 +221,43 @@ class ClusterNode:
     def _shard_of(self, channel: bytes) -> str | None:
         slot = self._slot_of.get(channel)
         if slot is None:
+            if len(self._slot_of) > 10_000:
+                self._slot_of.clear()
             slot = self._slot_of[channel] = key_slot(channel)
         return self.slots[slot]
+
+    def shard_for(self, key: bytes) -> ShardNode | None:
+        """The shard primary that owns ``key``'s slot now (``None`` while unknown)."""
+        address = self.slots[key_slot(key)]
+        return self.shards.get(address) if address is not None else None
+
+    @property
+    def usable(self) -> bool:
+        """True while commands can be sent (some shard's publishing connection is up)."""
+        return bool(self.health.publish_ok)
+
+    def command(self, *args: Any) -> asyncio.Future[Any]:
+        """A keyed command on the shard that owns its key: the first of ``KEYS`` for
+        EVAL/EVALSHA/FCALL, else the first argument (multi-key commands must keep their
+        keys in one slot with a ``{hash tag}``). ``MOVED`` is not followed here: it fails
+        the future, and the slot map is refreshed for the next call."""
+        name = str(args[0]).upper() if not isinstance(args[0], bytes) else args[0].decode().upper()
+        keyed = name in ("EVAL", "EVALSHA", "FCALL") and int(args[2]) > 0
+        key = args[3] if keyed else args[1]
+        shard = self.shard_for(key if isinstance(key, bytes) else str(key).encode())
+        connection = shard._publisher if shard is not None and shard.health.publish_ok else None
+        if connection is None:
+            future = asyncio.get_running_loop().create_future()
+            future.set_exception(RedisConnectionLost(f"{self.address}: no shard for {key!r}"))
+            return future
+        future = connection.command(*args)
+        future.add_done_callback(self._moved_check)
+        return future
+
+    def _moved_check(self, future: asyncio.Future[Any]) -> None:
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, hiredis.ReplyError) and str(error).startswith(("MOVED", "ASK")):
+            self._stale.set()
 
     async def _place(self, channels: list[bytes]) -> None:
         """Make each shard want (and subscribe) exactly the wanted channels it owns."""

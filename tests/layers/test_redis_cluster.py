@@ -143,3 +143,27 @@ async def test_no_reachable_seed_is_a_clear_error(make_layer, url):
     (health,) = layer.health()
     assert health.kind == "cluster" and not health.publish_ok
     assert "no cluster node answered CLUSTER SLOTS: 127.0.0.1:1" in health.last_error
+
+
+async def test_keyed_commands_go_to_the_shard_of_their_key(redis_cluster, make_layer):
+    """What stored (named) channels need on a Cluster entry: commands routed by key."""
+    layer = make_layer([redis_cluster.url], health_check_interval=INTERVAL)
+    await layer.new_channel()  # starts the layer's connections
+    core = layer._any_core()
+    (entry,) = core.transport.nodes.values()
+    assert entry.usable
+    keys = [f"{layer.config.prefix}:k{n}".encode() for n in range(12)]
+    for n, key in enumerate(keys):
+        assert await entry.command("SET", key, n) == b"OK"
+        assert (
+            await entry.command("EVAL", "return redis.call('GET', KEYS[1])", 1, key)
+            == str(n).encode()
+        )
+    assert {redis_cluster.owner_of(key.decode()).port for key in keys} == {
+        p.port for p in redis_cluster.primaries()
+    }
+    for key in keys:
+        owner = redis_cluster.owner_of(key.decode())
+        assert owner.call("GET", key.decode()) is not None
+        assert entry.shard_for(key).config.port == owner.port
+        await entry.command("DEL", key)
