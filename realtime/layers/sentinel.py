@@ -20,6 +20,8 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+import hiredis
+
 from .addresses import NodeConfig
 from .redis_node import NodeOwner, RedisNode
 from .resp import RedisConnectionLost, RespConnection
@@ -134,6 +136,17 @@ class SentinelNode(RedisNode):
                 f"{_show(self.primary)} is a {role[0].decode()}, not the primary of "
                 f"{self.config.service_name}"
             )
+
+    def publish(self, channel: bytes, payload: bytes) -> asyncio.Future[Any]:
+        """PUBLISH on the primary; a ``-READONLY`` answer (a replica) starts re-discovery."""
+        future = super().publish(channel, payload)
+        future.add_done_callback(self._readonly_check)
+        return future
+
+    def _readonly_check(self, future: asyncio.Future[Any]) -> None:
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, hiredis.ReplyError) and str(error).startswith("READONLY"):
+            self.drop(f"{_show(self.primary)} answered READONLY: it is a replica now")
 
     async def _open_subscriber(self) -> None:
         await super()._open_subscriber()
