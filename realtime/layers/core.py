@@ -6,7 +6,9 @@ Redis channels, apart by construction (``:`` never occurs in a group or channel 
 * ``<prefix>:g:<namespace>`` - every group whose name starts with ``<namespace>.``;
   receivers drop messages for groups they have no member of
 * ``<prefix>:p:<instance>`` - the specific channels (``name.<instance>!xyz``) of one instance
-* ``<prefix>:c:<name>`` - a normal channel name, heard by the instances receiving on it
+* ``<prefix>:c:<name>`` - a named channel (no ``!``): the wake-up its receivers hear when a
+  message was stored for it (see :mod:`realtime.layers.named`; with zero nodes the message
+  itself, between the event loops of one process)
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from channels.exceptions import ChannelFull
 
 from ..wire.names import group_namespace
 from .local import LocalChannels
-from .signing import COUNTERS, BusSigner, SignatureRejected, unverified_envelope
+from .named import NAMED, NamedChannels
+from .reader import EnvelopeReader
+from .signing import COUNTERS, BusSigner
 from .subscriptions import NamespaceSubscriptions
 from .throttle import throttled
 from .transports import BusMember, RedisNodes
@@ -34,7 +38,6 @@ from .wire import (
     decode_message,
     encode_message,
     pack_envelope,
-    unpack_envelope,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("realtime.layers")
 
-GROUP, PROCESS, NAMED = "g", "p", "c"
+GROUP, PROCESS = "g", "p"
 
 
 class NoHealthyRedisNode(ConnectionError):
@@ -89,17 +92,19 @@ class LayerCore:
             else None
         )
         self.stats: Counter[str] = Counter()
+        self.reader = EnvelopeReader(self.stats, config.signing_key_source)
         self._sequence = itertools.count(1)
         self._prefix = config.prefix
         self.process_channel = self._redis_channel(PROCESS, self.origin)
         self._kinds: dict[bytes, str] = {self.process_channel: PROCESS}
-        self._named: set[str] = set()
+        self._listening: set[str] = set()
         self._process_subscription: asyncio.Task[None] | None = None
         self._last_sweep = time.monotonic()
         self.ready = False
         self.starting: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.transport: RedisNodes | BusMember
+        self.named: NamedChannels | None = None
         if config.nodes:
             self.transport = RedisNodes(
                 config,
@@ -108,6 +113,8 @@ class LayerCore:
                 self._health_changed,
                 layer.excluded_nodes,
             )
+            transport = self.transport
+            self.named = NamedChannels(self, lambda: transport.nodes, layer.get_capacity, config)
         else:
             self.transport = BusMember(layer.bus, self.on_message)
         self.namespaces = NamespaceSubscriptions(
@@ -168,8 +175,11 @@ class LayerCore:
             if not await self._publish(redis_channel, channel, body):
                 raise self._no_node_error(channel)
             return
+        if self.named is not None:
+            await self.named.send(channel, body)
+            return
         delivered = False
-        if self.local.has(channel) or channel in self._named or not self.config.nodes:
+        if self.local.has(channel) or channel in self._listening or not self.config.nodes:
             self._put_or_raise(channel, decode_message(body))
             delivered = True
         published = await self._publish(self._redis_channel(NAMED, channel), channel, body)
@@ -192,12 +202,14 @@ class LayerCore:
 
     async def receive(self, channel: str) -> dict[str, Any]:
         """The next message of ``channel`` (which this instance must own or listen to)."""
-        if "!" not in channel and channel not in self._named:
-            self._named.add(channel)
+        if "!" not in channel and channel not in self._listening:
+            self._listening.add(channel)
             redis_channel = self._redis_channel(NAMED, channel)
             self._kinds[redis_channel] = NAMED
             await self.transport.subscribe([redis_channel])
         self._maybe_sweep()
+        if self.named is not None and "!" not in channel:
+            self.named.ensure_fetching(channel)
         return await self.local.get(channel)
 
     # -- groups --------------------------------------------------------------------------
@@ -259,18 +271,8 @@ class LayerCore:
 
     def on_message(self, redis_channel: bytes, payload: bytes) -> None:
         """Handle one payload heard on ``redis_channel`` (called for every message)."""
-        try:
-            if self.signer is None:
-                signed = unverified_envelope(payload)
-            else:
-                signed = self.signer.verify(redis_channel, payload)
-        except SignatureRejected as rejected:
-            self._rejected(redis_channel, rejected)
-            return
-        try:
-            envelope = unpack_envelope(signed)
-        except MalformedMessage as error:
-            self._malformed(redis_channel, error)
+        envelope = self.reader.open(redis_channel, payload, self.signer)
+        if envelope is None:
             return
         if envelope.origin == self.origin:
             return  # our own publish: local members already have it
@@ -284,20 +286,24 @@ class LayerCore:
                 members = self.local.groups.get(target)
                 if members:
                     self._deliver_to_members(members, envelope.flags, envelope.body)
+            elif kind == NAMED and self.named is not None:
+                self.named.wake(target)
             elif self._addressed_here(kind, target):
                 self._deliver(target, self.compressor.decode(envelope.flags, envelope.body))
         except (MalformedMessage, ValueError) as error:
-            self._malformed(redis_channel, error)
+            self.reader.malformed(redis_channel, error)
 
     def _addressed_here(self, kind: str | None, target: str) -> bool:
         if kind == PROCESS:
             return "!" in target and owner_of(target) == self.origin
-        return kind == NAMED and target in self._named
+        return kind == NAMED and target in self._listening
 
     def _deliver_to_members(self, members: set[str], flags: int, body: bytes) -> None:
         for channel in list(members):
             message = self.compressor.decode(flags, body)
-            if "!" in channel and owner_of(channel) != self.origin:
+            if ("!" in channel and owner_of(channel) != self.origin) or (
+                "!" not in channel and self.named is not None
+            ):
                 self._spawn(self._forward(channel, message))
             else:
                 self._deliver(channel, message)
@@ -316,35 +322,15 @@ class LayerCore:
         )
 
     async def _forward(self, channel: str, message: dict[str, Any]) -> None:
-        # A group member that is another instance's channel: send it there.
+        # A group member that is another instance's channel, or a named channel stored on
+        # the nodes: send it there.
         try:
             await self.send(channel, message)
+        except ChannelFull:
+            self.stats["channel_full_drops"] += 1
+            throttled(("full", channel), logging.WARNING, "Channel %s is full; dropping", channel)
         except Exception as error:
             throttled(("forward", channel), logging.WARNING, "Forward to %s: %s", channel, error)
-
-    def _malformed(self, redis_channel: bytes, error: Exception) -> None:
-        self.stats["malformed_dropped"] += 1
-        throttled(
-            ("malformed", redis_channel),
-            logging.WARNING,
-            "Dropping a malformed message on %s: %s",
-            redis_channel.decode(errors="replace"),
-            error,
-        )
-
-    def _rejected(self, redis_channel: bytes, rejected: SignatureRejected) -> None:
-        counter = COUNTERS[rejected.kind]
-        self.stats[counter] += 1
-        throttled(
-            ("signature", rejected.kind, redis_channel),
-            logging.WARNING,
-            "Dropping a message on %s: %s. Keys from %s; %s so far: %d",
-            redis_channel.decode(errors="replace"),
-            rejected,
-            self.config.signing_key_source,
-            counter,
-            self.stats[counter],
-        )
 
     def _health_changed(self, node: RedisNode, kind: str, ok: bool, error: str | None) -> None:
         self.layer.health_changed(self, node, kind, ok, error)
@@ -367,9 +353,11 @@ class LayerCore:
     async def flush(self) -> None:
         """Forget every message, membership and subscription except the preset ones."""
         self.local.flush()
+        if self.named is not None:
+            await self.named.flush()
         dropped = [self._redis_channel(GROUP, ns) for ns in self.namespaces.reset()]
-        dropped += [self._redis_channel(NAMED, name) for name in self._named]
-        self._named.clear()
+        dropped += [self._redis_channel(NAMED, name) for name in self._listening]
+        self._listening.clear()
         if dropped:
             await self.transport.unsubscribe(dropped)
 
@@ -377,9 +365,8 @@ class LayerCore:
         """Traffic counters of this instance."""
         retries = self.transport.retries
         signature_drops = dict.fromkeys(COUNTERS.values(), 0) if self.signer else {}
-        return {
-            **signature_drops,
-            **self.stats,
-            "expired": self.local.expired,
-            "publish_retries": retries,
-        }
+        counters = Counter({**signature_drops, **self.stats})
+        if self.named is not None:
+            counters.update(self.named.stats)  # stored, taken, store_failures, expired, ...
+        counters["expired"] += self.local.expired
+        return {**counters, "publish_retries": retries}

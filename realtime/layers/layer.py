@@ -1,7 +1,9 @@
 """``MultiRedisChannelLayer``: a Channels layer over several independent Redis nodes.
 
 Every process subscribes its channels on every healthy node; each publish goes to one
-healthy node (``redundancy`` > 1: to several) chosen by the ``strategy``. With zero nodes
+healthy node (``redundancy`` > 1: to several) chosen by the ``strategy``. Messages to named
+channels (no ``!``) are stored on the nodes instead, until received or expired
+(:mod:`realtime.layers.named`). With zero nodes
 the layer works inside one process. State and connections are per event loop: each loop
 that uses the layer gets its own instance (:class:`~realtime.layers.core.LayerCore`), whose
 connections close with ``close()`` or when ``asyncio.run`` (``async_to_sync``) ends the loop.
@@ -189,8 +191,9 @@ class MultiRedisChannelLayer(BaseChannelLayer):
     def stats(self) -> dict[str, int]:
         """Traffic counters of the running loop's instance: published, received,
         duplicates_dropped, channel_full_drops, group_messages_dropped, malformed_dropped,
-        expired, publish_retries and, with signing on, the messages dropped for their
-        signature: unsigned_dropped, unknown_key_dropped, forged_dropped, stale_dropped."""
+        expired, publish_retries; with Redis nodes and named channels in use: stored, taken
+        and store_failures; with signing on, the messages dropped for their signature:
+        unsigned_dropped, unknown_key_dropped, forged_dropped, stale_dropped."""
         core = self._any_core()
         return core.counters() if core is not None else {}
 

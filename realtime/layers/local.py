@@ -16,12 +16,14 @@ from ..wire.names import group_namespace
 
 
 class LocalChannel:
-    """A bounded queue of ``(expires_at, message)`` with the receivers waiting on it."""
+    """A bounded queue of ``(expires_at, message)`` with the receivers waiting on it;
+    ``last_active`` is when it was created or last received from (monotonic seconds)."""
 
-    __slots__ = ("capacity", "messages", "waiters")
+    __slots__ = ("capacity", "last_active", "messages", "waiters")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
+        self.last_active = time.monotonic()
         self.messages: deque[tuple[float, dict[str, Any]]] = deque()
         self.waiters: deque[asyncio.Future[None]] = deque()
 
@@ -79,6 +81,7 @@ class LocalChannels:
         """The next unexpired message of ``channel``; waits for one. Cancel-safe: a message
         stays queued until the receiver that takes it is running again."""
         queue = self.ensure(channel)
+        queue.last_active = time.monotonic()
         loop = asyncio.get_running_loop()
         while True:
             if queue.messages:
@@ -104,16 +107,17 @@ class LocalChannels:
                 queue = self.ensure(channel)  # flushed or swept meanwhile
 
     def sweep_expired(self) -> set[str]:
-        """Drop expired messages everywhere; channels that had one and nobody waiting are
-        treated as dead consumers and leave their groups. Returns namespaces that may have
-        lost their last member."""
+        """Drop expired messages everywhere. A channel that had one, has nobody waiting and
+        was not received from for twice the expiry is a dead consumer: it leaves its groups
+        (a live consumer that is merely slow keeps them, as on channels_redis). Returns
+        namespaces that may have lost their last member."""
         now = time.monotonic()
         touched: set[str] = set()
         for channel, queue in list(self.channels.items()):
             waiting = any(not waiter.done() for waiter in queue.waiters)
             if queue.messages and queue.messages[0][0] < now:
                 self._drop_expired(channel, queue, now)
-                if not waiting:
+                if not waiting and now - queue.last_active > 2 * self.expiry:
                     touched |= self.leave_all(channel)
             if not queue.messages and not waiting:
                 # Idle and empty (e.g. a closed consumer's): a later message re-creates it.

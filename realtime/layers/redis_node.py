@@ -169,12 +169,22 @@ class RedisNode:
 
     def publish(self, channel: bytes, payload: bytes) -> asyncio.Future[Any]:
         """PUBLISH on this node; the future fails if the node cannot take it."""
+        return self.command(self.PUBLISH, channel, payload)
+
+    @property
+    def usable(self) -> bool:
+        """True while the publishing connection is up (commands can be sent)."""
+        return self._publisher is not None and self.health.publish_ok
+
+    def command(self, *args: Any) -> asyncio.Future[Any]:
+        """Run a command on the publishing connection; the future fails if the node
+        cannot take it (the named-channel store's scripts use this)."""
         connection = self._publisher
         if connection is None or not self.health.publish_ok:
             future = asyncio.get_running_loop().create_future()
             future.set_exception(RedisConnectionLost(f"{self.address} publisher is down"))
             return future
-        return connection.command(self.PUBLISH, channel, payload)
+        return connection.command(*args)
 
     async def drain(self) -> None:
         """Wait while the publisher's send buffer is full."""
