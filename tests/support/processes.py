@@ -241,3 +241,56 @@ class DaphneNode(ServerProcess):
         """Stop the process and remove its log and database."""
         super().cleanup()
         self.db_path.unlink(missing_ok=True)
+
+
+class RunWorker(ServerProcess):
+    """``manage.py runworker CHANNEL...``: a Channels background worker process, with the
+    settings of :mod:`tests.testapp.worker_settings`. It listens on no port: it is ready when
+    it runs, and what it did is read from the jobs it logged (``job_log``)."""
+
+    name = "runworker"
+
+    def __init__(
+        self, channels: list[str], redis_nodes: list[str], env: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(port=0)
+        self.channels = channels
+        self.redis_nodes = redis_nodes
+        self.extra_env = env or {}
+        self.job_log = self.log_path.with_suffix(".jobs")
+        self.job_log.touch()
+
+    def command(self) -> list[str]:
+        """``python manage.py runworker CHANNEL...``."""
+        return [sys.executable, "manage.py", "runworker", *self.channels]
+
+    def environment(self) -> dict[str, str]:
+        """The worker settings, the Redis nodes and where to log the jobs."""
+        env = super().environment()
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "tests.testapp.worker_settings",
+                "REALTIME_REDIS_NODES": ",".join(self.redis_nodes),
+                "DJANGO_DB_PATH": str(migrated_database()),
+                "DJANGO_EXTRA_APPS": "tests.testapp",
+                "REALTIME_TEST_JOB_LOG": str(self.job_log),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Nothing to wait for but a process that did not exit at once."""
+        assert self.process is not None, "launch() first"
+        if self.process.poll() is not None:
+            raise RuntimeError(f"runworker exited:\n{self.log_tail()}")
+
+    def jobs(self) -> list[int]:
+        """The numbers of the jobs this worker handled, in order."""
+        return [int(line) for line in self.job_log.read_text().split()]
+
+    def cleanup(self) -> None:
+        """Stop the process and remove its logs."""
+        super().cleanup()
+        self.job_log.unlink(missing_ok=True)

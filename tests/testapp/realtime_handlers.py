@@ -115,3 +115,16 @@ async def where_is_user(socket: Socket, data: Any, ack: Ack) -> Any:
 async def room_members(socket: Socket, data: Any, ack: Ack) -> Any:
     """The members of room ``data["room"]`` of namespace ``chat`` across the cluster."""
     return sorted(await cluster_room_members("chat", data["room"]))
+
+
+@on("enqueueJobs")
+async def enqueue_jobs(socket: Socket, data: Any, ack: Ack) -> Any:
+    """Send ``data["count"]`` jobs (numbered from ``data["first"]``) to the ``jobs`` channel
+    that ``runworker jobs`` processes work on, as a view would hand work to a worker."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    first, count = int(data.get("first", 0)), int(data["count"])
+    for n in range(first, first + count):
+        await layer.send("jobs", {"type": "job.run", "n": n, "work": data.get("work", 0)})
+    return {"sent": count}
