@@ -180,8 +180,10 @@ class DaphneNode(ServerProcess):
         env: dict[str, str] | None = None,
         daphne_args: list[str] | None = None,
         test_handlers: bool = True,
+        application: str = "project.asgi:application",
     ) -> None:
         super().__init__(port)
+        self.application = application
         self.test_handlers = test_handlers
         self.server_name = server_name
         self.redis_nodes = redis_nodes or []
@@ -200,7 +202,8 @@ class DaphneNode(ServerProcess):
         super().launch()
 
     def command(self) -> list[str]:
-        """``python -m daphne -b 127.0.0.1 -p PORT project.asgi:application``."""
+        """``python -m daphne -b 127.0.0.1 -p PORT project.asgi:application`` (or the
+        ``application`` given)."""
         return [
             sys.executable,
             "-m",
@@ -210,7 +213,7 @@ class DaphneNode(ServerProcess):
             "-p",
             str(self.port),
             *self.daphne_args,
-            "project.asgi:application",
+            self.application,
         ]
 
     def environment(self) -> dict[str, str]:
