@@ -1,4 +1,4 @@
-"""Channel layer benchmark: group_send between two processes through several layers.
+"""Channel layer benchmark: group_send, and send to a named channel, between two processes.
 
     python -m benchmarks.layer_bench            # full run (about a minute)
     python -m benchmarks.layer_bench --quick    # tiny run (smoke test)
@@ -20,6 +20,11 @@ entry (3 primaries, 3 replicas: sharded pub/sub) and with one Sentinel entry (1 
 channels_redis's ``RedisPubSubChannelLayer`` and ``RedisChannelLayer`` on the same Redis (the
 latter with ``max_connections`` raised and no socket timeout, as it fails under load at its
 defaults). Ratios are against ``RedisPubSubChannelLayer`` measured in the same run.
+
+Rows ending in ``named`` measure Channels' worker pattern instead: ``send`` to a named
+channel (``"bench-named"``, no ``!``) that the receiver ``receive``s from, which both layers
+store on Redis. Their ratios are against channels_redis's ``RedisChannelLayer`` on the same
+kind of channel (``channels_redis core named``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "channels_redis pubsub"
 SIGNED, UNSIGNED = "multi-redis 1 node", "multi-redis 1 node unsigned"
 CLUSTER, SENTINEL = "multi-redis cluster", "multi-redis sentinel"
+NAMED_BASELINE = "channels_redis core named"
+NAMED_CHANNEL = "bench-named"
 LAYERS = [
     SIGNED,
     "multi-redis 3 nodes",
@@ -49,6 +56,10 @@ LAYERS = [
     SENTINEL,
     BASELINE,
     "channels_redis core",
+    "multi-redis 1 node named",
+    "multi-redis 3 nodes named",
+    "multi-redis 3 nodes named redundancy 2",
+    NAMED_BASELINE,
 ]
 # Between the entries given to --nodes (a Cluster or Sentinel URL has commas of its own).
 NODE_SEPARATOR = " "
@@ -64,7 +75,11 @@ def build_layer(name: str, nodes: list[str], prefix: str) -> Any:
         from realtime.layers import MultiRedisChannelLayer
 
         return MultiRedisChannelLayer(
-            nodes=nodes, prefix=prefix, capacity=1_000_000, signing=name != UNSIGNED
+            nodes=nodes,
+            prefix=prefix,
+            capacity=1_000_000,
+            signing=name != UNSIGNED,
+            redundancy=2 if name.endswith("redundancy 2") else 1,
         )
     if name == BASELINE:
         from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -85,8 +100,11 @@ def cpu_seconds() -> float:
 async def receive_role(args: argparse.Namespace) -> dict[str, Any]:
     """Join the group, say ready, receive until ``expect`` messages or an idle timeout."""
     layer = build_layer(args.layer, args.nodes.split(NODE_SEPARATOR), args.prefix)
-    channel = await layer.new_channel()
-    await layer.group_add(args.group, channel)
+    if _named(args.layer):
+        channel = NAMED_CHANNEL
+    else:
+        channel = await layer.new_channel()
+        await layer.group_add(args.group, channel)
     print("ready", flush=True)
     latencies: list[float] = []
     first_sent = last_received = 0.0
@@ -126,9 +144,21 @@ async def send_role(args: argparse.Namespace) -> dict[str, Any]:
     return {"sent": args.count, "elapsed": elapsed, "sender_cpu": cpu_seconds() - cpu_start}
 
 
+def _named(layer: str) -> bool:
+    return " named" in layer
+
+
+async def _send_one(layer: Any, args: argparse.Namespace) -> None:
+    message = {"type": "bench", "t": time.monotonic(), "f": FRAME}
+    if _named(args.layer):
+        await layer.send(NAMED_CHANNEL, message)
+    else:
+        await layer.group_send(args.group, message)
+
+
 async def _blast(layer: Any, args: argparse.Namespace, task: int) -> None:
     for _ in range(task, args.count, args.concurrency):
-        await layer.group_send(args.group, {"type": "bench", "t": time.monotonic(), "f": FRAME})
+        await _send_one(layer, args)
 
 
 async def _paced(layer: Any, args: argparse.Namespace) -> None:
@@ -139,7 +169,7 @@ async def _paced(layer: Any, args: argparse.Namespace) -> None:
     while sent < args.count:
         due = min(args.count, int((time.monotonic() - started) / tick * per_tick) + 1)
         while sent < due:
-            await layer.group_send(args.group, {"type": "bench", "t": time.monotonic(), "f": FRAME})
+            await _send_one(layer, args)
             sent += 1
         await asyncio.sleep(tick)
 
@@ -195,7 +225,9 @@ def start_servers(layers: list[str]) -> tuple[list[Any], dict[str, list[str]]]:
     for server in servers:
         server.start()
     urls = [server.url for server in servers]
-    nodes = {layer: urls[:3] if layer == "multi-redis 3 nodes" else urls[:1] for layer in LAYERS}
+    nodes = {
+        layer: urls[:3] if layer.startswith("multi-redis 3 nodes") else urls[:1] for layer in LAYERS
+    }
     for name, kind in ((CLUSTER, RedisCluster), (SENTINEL, SentinelGroup)):
         if name in layers:
             group = kind()
@@ -252,16 +284,19 @@ def _line(result: dict[str, Any]) -> str:
 
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     """A Markdown table with ratios against the baseline."""
-    base = results.get(BASELINE)
     lines = [
-        f"group_send between two processes: throughput burst of {args.count} messages "
-        f"({args.concurrency} sending tasks); latency at {args.rate:.0f} msg/s, median of "
-        f"{args.repeat} runs of {args.seconds:g} s; {os.cpu_count()} CPUs",
+        f"group_send (rows ending in 'named': send to a named channel) between two processes: "
+        f"throughput burst of {args.count} messages ({args.concurrency} sending tasks); "
+        f"latency at {args.rate:.0f} msg/s, median of {args.repeat} runs of {args.seconds:g} s; "
+        f"{os.cpu_count()} CPUs. Ratios: group rows against {BASELINE}, named rows against "
+        f"{NAMED_BASELINE}.",
         "",
-        "| layer | msg/s | vs pubsub | p50 ms | p99 ms | receiver CPU µs/msg | sender CPU µs/msg |",
+        "| layer | msg/s | vs baseline | p50 ms | p99 ms | receiver CPU µs/msg "
+        "| sender CPU µs/msg |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
+        base = results.get(NAMED_BASELINE if _named(name) else BASELINE)
         ratio = f"{r['throughput'] / base['throughput']:.2f}x" if base else "-"
         lines.append(
             f"| {name} | {r['throughput']:,.0f} | {ratio} | {r['p50_ms']:.2f} | "

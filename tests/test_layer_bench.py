@@ -17,12 +17,14 @@ def test_layer_benchmark_runs_quick_mode():
         [
             sys.executable, "-m", "benchmarks.layer_bench", "--quick",
             "--layers", "multi-redis 1 node", "multi-redis 3 nodes", "channels_redis pubsub",
+            "multi-redis 3 nodes named", "channels_redis core named",
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     table = result.stdout
-    for layer in ("multi-redis 1 node", "multi-redis 3 nodes", "channels_redis pubsub"):
+    layers = ("multi-redis 1 node", "multi-redis 3 nodes", "channels_redis pubsub")
+    for layer in (*layers, "multi-redis 3 nodes named", "channels_redis core named"):
         assert f"| {layer} |" in table
     assert "| channels_redis pubsub | " in table and "| 1.00x |" in table
     assert "(300/300 delivered)" in result.stderr
