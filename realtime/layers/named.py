@@ -137,7 +137,11 @@ class NamedChannels:
         try:
             while self._wanted(channel):
                 wakeup.clear()
-                payload = await self.store.take(channel)
+                try:
+                    payload = await self.store.take(channel)
+                except Exception as error:  # a bug or a refusal must not strand the receivers
+                    throttled(("take", channel), logging.ERROR, "Take on %s: %s", channel, error)
+                    payload = None
                 if payload is None:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wakeup.wait(), POLL_INTERVAL)
