@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from channels.exceptions import ChannelFull
 
 from realtime.layers.named_store import message_id, node_tag, pack_entry, unpack_entry
 from realtime.layers.strategies import ring_order
@@ -47,3 +48,15 @@ async def test_copies_on_the_first_k_ring_nodes_and_none_left_after_receive(
     assert (await within(receiver.receive("jobs"), 5, "the job"))["type"] == "job"
     assert [by_address[address].call("LLEN", key) for address in order] == [0, 0, 0]
     assert receiver.stats()["taken"] == 1 and sender.stats()["stored"] == 1
+
+
+async def test_named_channels_over_a_redis_cluster_entry(make_layer, redis_cluster):
+    """The store's keys of one channel share a hash tag: its scripts run on one shard."""
+    sender = make_layer([redis_cluster], capacity=2)
+    receiver = make_layer([redis_cluster], capacity=2)
+    await sender.send("cluster-jobs", {"type": "a"})
+    await sender.send("cluster-jobs", {"type": "b"})
+    with pytest.raises(ChannelFull):
+        await sender.send("cluster-jobs", {"type": "c"})
+    got = [(await within(receiver.receive("cluster-jobs"), 5, "a job"))["type"] for _ in "ab"]
+    assert got == ["a", "b"]
