@@ -24,6 +24,8 @@ COUNTERS: dict[str, str] = {
     "handler_errors": "client event handlers that raised",
     "handler_timeouts": "client event handlers cancelled by their timeout",
     "hook_errors": "@on_disconnect hooks that raised or timed out",
+    "node_groups_rejoined": "node-level group memberships the channel layer had dropped and "
+    "the node re-added",
 }
 
 

@@ -207,6 +207,9 @@ class LayerCore:
             redis_channel = self._redis_channel(NAMED, channel)
             self._kinds[redis_channel] = NAMED
             await self.transport.subscribe([redis_channel])
+        # Marked before the sweep: a receiver that is back for more is alive, however long
+        # its last message took (a node reader behind on a backlog must keep its groups).
+        self.local.mark_active(channel)
         self._maybe_sweep()
         if self.named is not None and "!" not in channel:
             self.named.ensure_fetching(channel)
@@ -369,4 +372,5 @@ class LayerCore:
         if self.named is not None:
             counters.update(self.named.stats)  # stored, taken, store_failures, expired, ...
         counters["expired"] += self.local.expired
+        counters["dead_channels_swept"] = self.local.dead_swept
         return {**counters, "publish_retries": retries}

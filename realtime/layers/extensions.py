@@ -21,6 +21,9 @@ REMOTE_SEND: Final = "realtime.remote_send"
 HEALTH: Final = "realtime.health"
 #: ``add_node(url)``, ``remove_node(url)``: change the Redis nodes while traffic flows.
 RUNTIME_NODES: Final = "realtime.runtime_nodes"
+#: ``group_has_member(group, channel)``: whether a channel of this process is still a member
+#: (long-lived members re-assert what the layer dropped).
+MEMBERSHIP: Final = "realtime.membership"
 
 
 class Locality(Protocol):
@@ -59,12 +62,20 @@ class RuntimeNodes(Protocol):
         """Stop using a Redis node."""
 
 
+class Membership(Protocol):
+    """The :data:`MEMBERSHIP` extension."""
+
+    async def group_has_member(self, group: str, channel: str) -> bool:
+        """True when ``channel`` (of this process) is a member of ``group``."""
+
+
 #: The methods or attributes each extension promises.
 REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     LOCALITY: ("is_process_local",),
     REMOTE_SEND: ("group_send_remote",),
     HEALTH: ("health", "stats", "set_excluded_nodes"),
     RUNTIME_NODES: ("add_node", "remove_node"),
+    MEMBERSHIP: ("group_has_member",),
 }
 
 

@@ -48,6 +48,7 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         extensions.REMOTE_SEND,
         extensions.HEALTH,
         extensions.RUNTIME_NODES,
+        extensions.MEMBERSHIP,
     ]
     #: True with zero nodes: nothing leaves this process (set per instance from CONFIG).
     is_process_local: bool = True
@@ -132,6 +133,12 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         self.require_valid_channel_name(channel)
         core = await self._core()
         await core.group_discard(group, channel)
+
+    async def group_has_member(self, group: str, channel: str) -> bool:
+        """True when ``channel`` is a member of ``group`` in this process (cheap: long-lived
+        members such as the hub's node channel check and re-assert their memberships)."""
+        core = await self._core()
+        return channel in core.local.groups.get(group, ())
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         """Send to every member of ``group`` in every process. Never raises for full

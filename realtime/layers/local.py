@@ -33,6 +33,7 @@ class LocalChannel:
             waiter = self.waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+                self.last_active = time.monotonic()  # a receiver takes it: alive
                 return
 
 
@@ -47,6 +48,8 @@ class LocalChannels:
         self.channel_groups: dict[str, set[str]] = {}
         self.namespace_groups: dict[str, int] = {}
         self.expired = 0
+        #: Channels swept as dead consumers (they left every group).
+        self.dead_swept = 0
 
     # -- channels ------------------------------------------------------------------------
 
@@ -76,6 +79,14 @@ class LocalChannels:
         if queue.waiters:
             queue.wake_one()
         return True
+
+    def mark_active(self, channel: str) -> None:
+        """Note that a receiver is asking ``channel`` for a message now (it is alive): the
+        layer calls it before it sweeps, so a receiver back from a long handler (the hub's
+        node reader behind on a backlog) is never swept as dead."""
+        queue = self.channels.get(channel)
+        if queue is not None:  # a new one is created active by get()
+            queue.last_active = time.monotonic()
 
     async def get(self, channel: str) -> dict[str, Any]:
         """The next unexpired message of ``channel``; waits for one. Cancel-safe: a message
@@ -118,6 +129,7 @@ class LocalChannels:
             if queue.messages and queue.messages[0][0] < now:
                 self._drop_expired(channel, queue, now)
                 if not waiting and now - queue.last_active > 2 * self.expiry:
+                    self.dead_swept += 1
                     touched |= self.leave_all(channel)
             if not queue.messages and not waiting:
                 # Idle and empty (e.g. a closed consumer's): a later message re-creates it.

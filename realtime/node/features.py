@@ -35,6 +35,7 @@ class LayerFeatures:
     exclude_redis: Callable[[Iterable[str]], None] | None
     add_node: Callable[[str], Awaitable[None]] | None
     remove_node: Callable[[str], Awaitable[None]] | None
+    has_member: Callable[[str, str], Awaitable[bool]] | None = None
 
     @classmethod
     def of(cls, layer: Any) -> LayerFeatures:
@@ -61,6 +62,7 @@ class LayerFeatures:
             exclude_redis=offered(extensions.HEALTH, "set_excluded_nodes"),
             add_node=offered(extensions.RUNTIME_NODES, "add_node"),
             remove_node=offered(extensions.RUNTIME_NODES, "remove_node"),
+            has_member=offered(extensions.MEMBERSHIP, "group_has_member"),
         )
 
 

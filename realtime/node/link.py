@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..metrics import metrics
 from ..throttled_log import ThrottledLogger
 from ..wire import names
 from ..wire.node_messages import ORIGIN_KEY, MalformedNodeMessage, NodeMessage, decode, encode
@@ -22,6 +23,11 @@ logger = logging.getLogger(__name__)
 _throttled = ThrottledLogger(logger, 10.0)
 
 _READ_ERROR_BACKOFF = (0.05, 2.0)
+# How often memberships are checked against a layer that can say whether a channel is a
+# member (the ``realtime.membership`` extension), and the lost ones re-added: a node whose
+# layer dropped its channel from a group (swept as dead while far behind, flushed) is deaf
+# for at most this.
+REASSERT_PERIOD = 2.0
 # Prefix of the node channel's name, so a layer's channel_capacity can give it room for
 # bursts: {"realtime-node*": 100_000} (see project/settings.py).
 NODE_CHANNEL_PREFIX = "realtime-node"
@@ -72,6 +78,8 @@ class NodeLink:
             self.channel = channel
             loop = asyncio.get_running_loop()
             self._tasks.append(loop.create_task(self._read_loop(), name="realtime-node-reader"))
+            if self.features.has_member is not None:
+                self._tasks.append(loop.create_task(self._reassert_loop(REASSERT_PERIOD)))
             expiry = self.features.group_expiry
             if expiry is not None:
                 period = min(expiry / 2, 3600.0)
@@ -159,6 +167,39 @@ class NodeLink:
             await self.on_message(message)
         except Exception:
             logger.exception("Handling a node message of type %r failed", data.get("type"))
+
+    async def reassert(self) -> int:
+        """Re-add this node's channel to every group the layer no longer counts it a member
+        of; returns how many were re-added (each is counted and logged)."""
+        has_member = self.features.has_member
+        if has_member is None or self.channel is None:
+            return 0
+        rejoined = 0
+        for group in list(self.groups):
+            lock = self._group_locks.setdefault(group, asyncio.Lock())
+            async with lock:
+                if group not in self.groups or await has_member(group, self.channel):
+                    continue
+                await self.layer.group_add(group, self.channel)
+                rejoined += 1
+        if rejoined:
+            metrics.incr("node_groups_rejoined", rejoined)
+            _throttled.log(
+                "rejoined",
+                logging.WARNING,
+                "The channel layer had dropped this node from %d group(s) (a backlog older "
+                "than its expiry?); rejoined them",
+                rejoined,
+            )
+        return rejoined
+
+    async def _reassert_loop(self, period: float) -> None:
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.reassert()
+            except Exception:
+                logger.exception("Re-asserting this node's group memberships failed")
 
     async def _refresh_loop(self, period: float) -> None:
         # Layers such as channels_redis expire group memberships; renew them well before.

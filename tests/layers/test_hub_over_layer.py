@@ -45,3 +45,35 @@ async def test_zero_nodes_is_a_single_node(make_layer):
     assert recorder.frames == ['{"event":"x"}']
     await asyncio.sleep(0)
     assert layer.stats() == {}  # the layer was never even started
+
+
+async def test_node_rejoins_groups_the_layer_dropped(shared_redis, make_layer):
+    # What the layer's sweep once did to a node channel far behind its backlog: leave every
+    # group. The node link notices within its re-assert period and joins them again.
+    from realtime.metrics import metrics
+
+    a = Hub(layer=make_layer(shared_redis), name="a")
+    b = Hub(layer=make_layer(shared_redis), name="b")
+    try:
+        await connect(a, "1")
+        _, on_b = await connect(b, "2")
+        await b.join_room("chat", "r", "2")
+        before = metrics.get("node_groups_rejoined")
+        local = b.link.layer._any_core().local
+        local.leave_all(b.link.channel)
+        assert not await b.link.layer.group_has_member("realtime.all", b.link.channel)
+        await async_wait_until(
+            lambda: metrics.get("node_groups_rejoined") - before == len(b.link.groups),
+            5,
+            "node b re-added its memberships",
+        )
+        await a.broadcast("all")
+        await a.to_room("chat", "r", "room")
+        await async_wait_until(
+            lambda: sorted(on_b.frames) == ['{"event":"all"}', '{"event":"room"}'],
+            5,
+            f"node b got {on_b.frames}",
+        )
+    finally:
+        await a.stop()
+        await b.stop()

@@ -203,6 +203,24 @@ async def test_expired_unread_channel_leaves_its_groups(make_layer, servers):
     assert "r-dead.x" not in core.local.groups
 
 
+async def test_reader_behind_its_backlog_keeps_its_groups(make_layer, servers):
+    # A live receiver whose backlog ages past expiry (a node reader under load) is behind,
+    # not dead: it must keep every membership and hear the group again.
+    layer = make_layer(servers, expiry=0.05)
+    channel = await layer.new_channel()
+    await layer.group_add("r-behind.x", channel)
+    await layer.send(channel, {"type": "first"})
+    await layer.send(channel, {"type": "expires.unread"})
+    assert (await within(layer.receive(channel), 5, "first"))["type"] == "first"
+    await asyncio.sleep(0.1)  # handling "first" outlasts expiry: the next message expires
+    later = asyncio.ensure_future(layer.receive(channel))  # back for more: sweeps first
+    await asyncio.sleep(0)
+    await layer.group_send("r-behind.x", {"type": "after.backlog"})
+    assert (await within(later, 5, "group message after the backlog"))["type"] == "after.backlog"
+    assert channel in layer._any_core().local.groups["r-behind.x"]
+    assert layer.stats()["expired"] == 1 and layer.stats()["dead_channels_swept"] == 0
+
+
 async def test_idle_channels_are_forgotten_and_still_reachable(make_layer, servers):
     layer = make_layer(servers, expiry=0.05)
     channel = await layer.new_channel()
@@ -341,6 +359,7 @@ def test_extensions_and_process_local_flag(make_layer, servers):
         "realtime.remote_send",
         "realtime.health",
         "realtime.runtime_nodes",
+        "realtime.membership",
     ]
     assert missing_members(layer) == []
     assert layer.is_process_local is (not servers)

@@ -128,3 +128,21 @@ async def enqueue_jobs(socket: Socket, data: Any, ack: Ack) -> Any:
     for n in range(first, first + count):
         await layer.send("jobs", {"type": "job.run", "n": n, "work": data.get("work", 0)})
     return {"sent": count}
+
+
+@on("stallNodeReader")
+async def stall_node_reader(socket: Socket, data: Any, ack: Ack) -> Any:
+    """Make this node's reader spend ``data`` seconds (at most 30) on the next message from
+    another node, as a node far behind its backlog does; messages queue up meanwhile."""
+    from realtime.hub import get_hub
+
+    hub = get_hub()
+    handle = hub.handle_node_message
+
+    async def slow(message: dict[str, Any]) -> None:
+        del hub.handle_node_message  # once: the class's method again
+        await asyncio.sleep(min(float(data), 30.0))
+        await handle(message)
+
+    hub.handle_node_message = slow  # type: ignore[method-assign]
+    return {"stalling": data}
