@@ -11,9 +11,15 @@
    limits follow ``REALTIME["MAX_FRAME_BYTES"]`` (autobahn copies factory options onto a
    protocol only where the class does not define them).
 
-3. **Close reasons.** daphne passes only the code of ``websocket.close`` to autobahn and drops
-   the ASGI ``reason``, so a client never learns why (``4011 Auth failure``). The wrapper
-   passes the reason along for open connections.
+3. **Close codes and reasons.** daphne passes only the code of ``websocket.close`` to
+   autobahn and drops the ASGI ``reason``, so a client never learns why (``4011 Auth
+   failure``). Worse, it closes through autobahn's ``sendClose``, which accepts only 1000 and
+   3000-4999: ``1011 Server error`` (a failing auth or connect hook) and ``1009`` raise
+   ``invalid close code``, daphne logs "Exception inside application" and the client gets a
+   bare 1011 and a TCP reset. The wrapper sends the close frame itself (autobahn's
+   ``sendCloseFrame``) with the code and its reason, for every code an endpoint may send
+   (:data:`SENDABLE_CLOSE_CODES`, 3000-4999); a code no endpoint may send (1005, 1006, 1015,
+   out of range) is logged and sent as 1011.
 
 4. **Flow control.** daphne's ASGI ``send`` never blocks: every frame goes into Twisted's
    write buffer, which grows without bound for a client that stops reading. Twisted can tell
@@ -62,6 +68,37 @@ from .socket import FLOW_CONTROL_KEY, DirectWriter, Socket
 logger = logging.getLogger(__name__)
 
 _MARK = "_realtime_fixes_installed"
+
+#: Close codes of RFC 6455 (7.4.1) and the IANA registry that an endpoint may send.
+SENDABLE_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012,
+                                  1013, 1014))  # fmt: skip
+_MAX_REASON_BYTES = 123  # a control frame's payload is at most 125 bytes, 2 for the code
+
+
+def close_code_sendable(code: int) -> bool:
+    """True for a close code an endpoint may put in a close frame."""
+    return code in SENDABLE_CLOSE_CODES or 3000 <= code <= 4999
+
+
+def close_reason_bytes(reason: str) -> bytes:
+    """``reason`` UTF-8 encoded, cut to 123 bytes on a character boundary."""
+    data = reason.encode("utf-8")
+    if len(data) <= _MAX_REASON_BYTES:
+        return data
+    return data[:_MAX_REASON_BYTES].decode("utf-8", "ignore").encode("utf-8")
+
+
+def send_close(protocol: Any, code: Any, reason: Any) -> None:
+    """Close an accepted daphne connection with ``code`` and ``reason`` (nothing when it
+    is closing or closed already)."""
+    code = 1000 if code is None else code
+    if not isinstance(code, int) or not close_code_sendable(code):
+        logger.warning("Close code %r cannot be sent; closing with 1011 instead", code)
+        code = 1011
+    if protocol.state != protocol.STATE_OPEN:
+        return
+    reason_bytes = close_reason_bytes(reason) if isinstance(reason, str) and reason else None
+    protocol.sendCloseFrame(code=code, reasonUtf8=reason_bytes, isReply=False)
 
 
 @implementer(IPushProducer)
@@ -193,8 +230,8 @@ def install(max_frame_bytes: int) -> bool:
             if self.state != self.STATE_CONNECTING:
                 self.serverSend("", False)
                 return
-        elif kind == "websocket.close" and message.get("reason") and self.state == self.STATE_OPEN:
-            self.sendClose(code=message.get("code") or 1000, reason=message["reason"][:120])
+        elif kind == "websocket.close" and self.state != self.STATE_CONNECTING:
+            send_close(self, message.get("code"), message.get("reason"))
             return
         elif kind == "websocket.accept" and FLOW_CONTROL_KEY in message:
             original(self, message)

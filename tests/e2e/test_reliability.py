@@ -4,11 +4,16 @@ closes use codes autobahn can send, a closing connection never floods the log.""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.support.cluster import Cluster
+from tests.support.processes import DaphneNode
+from tests.support.waiting import within
 
 pytestmark = pytest.mark.e2e
 
@@ -48,3 +53,57 @@ async def test_node_behind_its_backlog_keeps_hearing_other_nodes(short_expiry_cl
     finally:
         await sender.close()
         await listener.close()
+
+
+@pytest.fixture(scope="module")
+def auth_node():
+    server = DaphneNode(
+        server_name="auth-errors", env={"DJANGO_SETTINGS_MODULE": "tests.e2e.auth_error_settings"}
+    )
+    server.start()
+    yield server
+    server.cleanup()
+
+
+async def closed_with(url: str) -> tuple[int, str]:
+    """The close code and reason the server sends a client that only reads."""
+    async with connect(url) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await within(ws.recv(), 10, f"{url} was not closed")
+    received = closed.value.rcvd
+    assert received is not None, "no close frame: the connection was dropped"
+    return received.code, received.reason
+
+
+async def test_raising_auth_hook_closes_with_1011_and_a_reason(auth_node):
+    assert await closed_with(auth_node.ws_url("/ws/?token=explode")) == (1011, "Server error")
+    # The same connection, as many times: the hook's error is logged (throttled), never
+    # daphne's "Exception inside application" from an unsendable close code.
+    for _ in range(3):
+        assert (await closed_with(auth_node.ws_url("/ws/?token=explode")))[0] == 1011
+    assert (await closed_with(auth_node.ws_url("/ws/?token=nope"))) == (4011, "Auth failure")
+    log = auth_node.log_path.read_text()
+    assert "Authenticating a connection failed" in log
+    assert "Exception inside application" not in log and "invalid close code" not in log
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "expected"),
+    [
+        (1009, "Too big", (1009, "Too big")),
+        (1000, "", (1000, "")),
+        (4321, "x" * 200, (4321, "x" * 123)),
+        (1005, "reserved", (1011, "reserved")),
+    ],
+)
+async def test_handler_closes_with_any_sendable_code(auth_node, code, reason, expected):
+    url = auth_node.ws_url("/ws/?token=valid-1")
+    async with connect(url) as ws:
+        frame = {"event": "closeMe", "payload": {"code": code, "reason": reason}}
+        await ws.send(json.dumps(frame))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await within(ws.recv(), 10, "not closed")
+    received = closed.value.rcvd
+    assert received is not None and (received.code, received.reason) == expected
+    assert "Exception inside application" not in auth_node.log_path.read_text()
