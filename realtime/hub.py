@@ -34,7 +34,7 @@ from .cluster.queries import install_system_handlers
 from .conf import realtime_settings, server_name
 from .connection.handlers import Registry, registry
 from .connection.limits import ConnectionsPerAddress
-from .connection.socket import Socket, UserNotBound
+from .connection.socket import Socket, UserNotBound, check_frame_size
 from .node.fanout import FanOut, deliver
 from .node.features import LayerFeatures
 from .node.identity import NodeIdentity, Role
@@ -42,6 +42,7 @@ from .node.link import NodeLink
 from .node.registry import LocalRegistry, RoomKey
 from .wire import codes, names
 from .wire import node_messages as msg
+from .wire.frames import OutgoingFrame
 from .wire.protocol import MISSING, encode_push, encode_reply
 
 __all__ = ["Hub", "UserNotBound", "UserNotConnected", "get_hub", "set_hub"]
@@ -51,6 +52,13 @@ _gc_frozen = False
 
 class UserNotConnected(LookupError):
     """A room operation for a user with no connection on any reachable node."""
+
+
+def _push_frame(event: str, data: Any) -> str:
+    """The push's frame; raises ``FrameTooLarge`` before it reaches anyone."""
+    frame = encode_push(event, data)
+    check_frame_size(OutgoingFrame(frame))
+    return frame
 
 
 def _room_key(namespace: str, room: Any) -> RoomKey:
@@ -263,14 +271,14 @@ class Hub:
 
     async def broadcast(self, event: str, data: Any = MISSING) -> None:
         """Push to every connection on every node."""
-        frame = encode_push(event, data)
+        frame = _push_frame(event, data)
         await self.fanout.to_all(frame)
         await self.link.publish(names.ALL_NODES_GROUP, msg.ToAll(frame))
 
     async def to_user(self, user_id: Any, event: str, data: Any = MISSING) -> None:
         """Push to every connection of one user, whatever node it is on."""
         user_id = str(user_id)
-        frame = encode_push(event, data)
+        frame = _push_frame(event, data)
         await self.fanout.to_users((user_id,), frame)
         await self.link.publish(names.user_group(user_id), msg.ToUsers([user_id], frame))
 
@@ -280,7 +288,7 @@ class Hub:
         if len(ids) == 1:
             await self.to_user(ids[0], event, data)
             return
-        frame = encode_push(event, data)
+        frame = _push_frame(event, data)
         await self.fanout.to_users(ids, frame)
         if ids:
             await self.link.publish(names.ALL_NODES_GROUP, msg.ToUsers(ids, frame))
@@ -296,7 +304,7 @@ class Hub:
         """Push to every member of a room on every node, except the ``exclude`` user ids."""
         key = _room_key(namespace, room)
         excluded = [str(user_id) for user_id in exclude]
-        frame = encode_push(event, data)
+        frame = _push_frame(event, data)
         await self.fanout.to_room(key, frame, excluded)
         await self.link.publish(names.room_group(*key), msg.ToRoom(*key, frame, excluded))
 

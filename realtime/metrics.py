@@ -21,6 +21,8 @@ COUNTERS: dict[str, str] = {
     "send_pauses": "times a client stopped reading and its frames were held back",
     "slow_client_closes": "connections closed because their outgoing queue overflowed (4008)",
     "dropped_frames": "outgoing frames discarded from the queue of a closing connection",
+    "sends_to_closing": "frames not sent because their connection was closing or closed",
+    "oversize_frames_dropped": "pushes not sent because they exceed MAX_FRAME_BYTES",
     "handler_errors": "client event handlers that raised",
     "handler_timeouts": "client event handlers cancelled by their timeout",
     "hook_errors": "@on_disconnect hooks that raised or timed out",

@@ -226,3 +226,23 @@ async def test_rebinding_the_same_user_keeps_rooms_and_can_kick():
     await hub.bind_user("1", newer, kick_previous=True)
     assert old.closes == [(4012, "Logged in elsewhere")]
     assert hub.is_member("chat", "r", "1") and list(hub.local.user_sockets("1")) == [newer]
+
+
+class TestOversizePushes:
+    async def test_refused_once_before_any_recipient(self, settings):
+        from realtime.metrics import metrics
+        from realtime.wire.frames import FrameTooLarge
+
+        settings.REALTIME = {**settings.REALTIME, "MAX_FRAME_BYTES": 1000}
+        hub = Hub(layer=None)
+        recorders = [(await connect(hub, f"u{n}"))[1] for n in range(3)]
+        with pytest.raises(FrameTooLarge, match="exceeds MAX_FRAME_BYTES"):
+            await hub.broadcast("big", "x" * 2000)
+        # One that arrives from another node (its limit may differ) is dropped once.
+        before = metrics.get("oversize_frames_dropped")
+        frame = '{"event":"big","payload":"' + "é" * 600 + '"}'
+        assert await hub.deliver(list(hub.local.sockets.values()), frame) == 0
+        assert metrics.get("oversize_frames_dropped") == before + 1
+        assert all(recorder.frames == [] for recorder in recorders)
+        await hub.broadcast("small", "x" * 100)
+        assert all(len(recorder.frames) == 1 for recorder in recorders)

@@ -137,8 +137,9 @@ def attach_flow_control(protocol: Any, socket: Socket) -> bool:
     return True
 
 
-def direct_writer(protocol: Any) -> DirectWriter | None:
-    """A writer of finished frames to the transport of an open daphne WebSocket protocol."""
+def direct_writer(protocol: Any, socket: Socket) -> DirectWriter | None:
+    """A writer of finished frames to the transport of an open daphne WebSocket protocol;
+    it tells ``socket`` when the connection is closing (autobahn would refuse the send)."""
     transport = getattr(protocol, "transport", None)
     if transport is None or not hasattr(protocol, "send_queue"):
         return None
@@ -147,10 +148,12 @@ def direct_writer(protocol: Any) -> DirectWriter | None:
     send_now = immediate_sender(transport)
 
     def write_frame(frame: OutgoingFrame) -> bool:
+        if protocol.state != state_open:
+            socket.connection_closing()
+            return False
         # The cases where autobahn's sendMessage would do more than write the frame.
         if (
-            protocol.state != state_open
-            or protocol._perMessageCompress is not None
+            protocol._perMessageCompress is not None
             or protocol.send_queue
             or 0 < protocol.maxMessagePayloadSize < len(frame.payload)
         ):
@@ -237,7 +240,7 @@ def install(max_frame_bytes: int) -> bool:
             original(self, message)
             socket = message[FLOW_CONTROL_KEY]
             attach_flow_control(self, socket)
-            socket.attach_writer(direct_writer(self))
+            socket.attach_writer(direct_writer(self, socket))
             return
         original(self, message)
 

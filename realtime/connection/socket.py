@@ -22,6 +22,7 @@ from ..metrics import metrics
 from ..throttled_log import ThrottledLogger, shared_logger
 from ..wire import codes
 from ..wire.frames import OutgoingFrame
+from ..wire.frames import check_frame_size as _check_frame_size
 from ..wire.protocol import MISSING, encode_push, parse_params, parse_path
 
 AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
@@ -67,6 +68,11 @@ def bad_input_log() -> ThrottledLogger:
 
 def _frame_size(message: dict[str, Any]) -> int:
     return len(message.get("text") or message.get("bytes") or "")
+
+
+def check_frame_size(frame: OutgoingFrame) -> None:
+    """Raise :class:`~realtime.wire.frames.FrameTooLarge` past ``MAX_FRAME_BYTES``."""
+    _check_frame_size(frame, realtime_settings.MAX_FRAME_BYTES)
 
 
 # Writes a finished frame straight to the connection; False when it cannot (the caller then
@@ -137,8 +143,10 @@ class Socket:
         return client[0] if client else None
 
     async def send_text(self, text: str) -> bool:
-        """Send a finished text frame; returns False when the connection is already closed."""
+        """Send a finished text frame; returns False when the connection is closing or
+        closed. Raises :class:`FrameTooLarge` past ``MAX_FRAME_BYTES``."""
         frame = OutgoingFrame(text)
+        check_frame_size(frame)
         return self.write_now(frame) or await self.transmit(frame.message)
 
     def write_now(self, frame: OutgoingFrame) -> bool:
@@ -166,15 +174,40 @@ class Socket:
     async def transmit(self, message: dict[str, Any]) -> bool:
         """Hand a ready ASGI send message to the server (the hub shares one per fan-out).
 
-        Returns False when the connection is closed, or was just closed because its
-        outgoing queue overflowed.
+        Returns False when the connection is closing or closed (counted as
+        ``sends_to_closing``; the server refusing the send marks it closed, logged
+        throttled), or was just closed because its outgoing queue overflowed.
         """
         if self.closed:
+            metrics.incr("sends_to_closing")
             return False
         if self._backlog is None:
-            await self._send(message)
+            try:
+                await self._send(message)
+            except Exception as error:
+                self._send_refused(error)
+                return False
             return True
         return await self._hold(message)
+
+    def connection_closing(self) -> None:
+        """The server integration saw the connection start closing: send nothing more."""
+        if not self.closed:
+            self.mark_closed()
+
+    def _send_refused(self, error: Exception) -> None:
+        # A send to a connection the server is closing (autobahn's Disconnected): the
+        # connection is over for us. One line per interval, however many frames and peers.
+        self.mark_closed()
+        metrics.incr("sends_to_closing")
+        bad_input_log().log(
+            "send-refused",
+            logging.WARNING,
+            "The server refused a frame for %r (%s: %s); treating the connection as closed",
+            self,
+            type(error).__name__,
+            error,
+        )
 
     # -- flow control (called by the server integration, see daphne_compat) ---------------
 

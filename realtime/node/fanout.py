@@ -11,24 +11,47 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from ..wire.frames import OutgoingFrame
+from ..conf import realtime_settings
+from ..metrics import metrics
+from ..throttled_log import ThrottledLogger
+from ..wire.frames import FrameTooLarge, OutgoingFrame, check_frame_size
 from ..wire.node_messages import ToAll, ToRoom, ToUsers
 from .registry import LocalRegistry, Socket
 
 logger = logging.getLogger(__name__)
+_failures = ThrottledLogger(logger, 10.0)
+
+
+def frame_too_large(frame: OutgoingFrame) -> bool:
+    """True (counted and logged, throttled) when ``frame`` exceeds ``MAX_FRAME_BYTES``."""
+    try:
+        check_frame_size(frame, realtime_settings.MAX_FRAME_BYTES)
+    except FrameTooLarge as error:
+        metrics.incr("oversize_frames_dropped")
+        _failures.log("oversize", logging.WARNING, "Not sending a frame: %s", error)
+        return True
+    return False
 
 
 async def deliver(sockets: Iterable[Socket], frame: str) -> int:
-    """Hand one finished frame to local connections; returns how many got it."""
+    """Hand one finished frame to local connections; returns how many got it. A frame over
+    ``MAX_FRAME_BYTES`` (from another node) is dropped once, counted and logged."""
     outgoing = OutgoingFrame(frame)
+    if frame_too_large(outgoing):
+        return 0  # once for the whole fan-out, not once per recipient
     message = outgoing.message
     sent = 0
     for socket in sockets:
         try:
+            # Straight to the connection when it can be (the bytes are built once for all);
+            # otherwise the ASGI send, which also holds frames for slow clients.
             if socket.write_now(outgoing) or await socket.transmit(message):
                 sent += 1
         except Exception:
-            logger.exception("Sending a frame to %r failed", socket)
+            # Repeats per recipient and per frame: one line per 10 s, with a count.
+            _failures.log(
+                "deliver", logging.ERROR, "Sending a frame to %r failed", socket, exc_info=True
+            )
     return sent
 
 

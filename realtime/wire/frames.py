@@ -46,3 +46,21 @@ class OutgoingFrame:
         if self._wire is None:
             self._wire = websocket_text_frame(self.payload)
         return self._wire
+
+
+class FrameTooLarge(ValueError):
+    """A frame to send is larger than the limit (``MAX_FRAME_BYTES``: clients and daphne
+    refuse it)."""
+
+
+def check_frame_size(frame: OutgoingFrame, limit: int) -> None:
+    """Raise :class:`FrameTooLarge` when ``frame``'s UTF-8 payload exceeds ``limit`` bytes
+    (checked once per push, before any recipient; small frames are not even encoded)."""
+    characters = len(frame.message["text"])
+    if characters * 4 <= limit:  # UTF-8 takes at most 4 bytes a character
+        return
+    if characters > limit or len(frame.payload) > limit:
+        raise FrameTooLarge(
+            f"a frame of {len(frame.payload)} bytes exceeds MAX_FRAME_BYTES ({limit}); "
+            "send less per push"
+        )

@@ -4,7 +4,11 @@ closes use codes autobahn can send, a closing connection never floods the log.""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import socket
+import struct
 import time
 
 import pytest
@@ -107,3 +111,49 @@ async def test_handler_closes_with_any_sendable_code(auth_node, code, reason, ex
     received = closed.value.rcvd
     assert received is not None and (received.code, received.reason) == expected
     assert "Exception inside application" not in auth_node.log_path.read_text()
+
+
+def closing_client(node: DaphneNode, user: str) -> socket.socket:
+    """A client that sends the header of an oversize frame and then nothing: the server
+    closes with 1009 and waits for a close reply that never comes (state CLOSING)."""
+    sock = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws/?token=valid-{user} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    response = b""
+    while not response.endswith(b"\r\n\r\n"):
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    sock.sendall(struct.pack(">BBQ", 0x81, 0x80 | 127, 64 * 1024 * 1024) + os.urandom(4))
+    return sock
+
+
+async def call(ws, event: str, payload) -> dict:
+    """Emit with a callback and return the reply frame, skipping pushes."""
+    await ws.send(json.dumps({"event": event, "payload": payload, "callbackId": event}))
+    while True:
+        frame = json.loads(await within(ws.recv(), 10, f"no reply to {event}"))
+        if frame.get("callbackId") == event:
+            return frame
+
+
+async def test_pushes_to_closing_connections_do_not_flood_the_log(auth_node):
+    log_before = auth_node.log_path.read_text()
+    closing = [closing_client(auth_node, f"closing-{n}") for n in range(5)]
+    try:
+        async with connect(auth_node.ws_url("/ws/?token=valid-pusher"), max_size=None) as ws:
+            before = (await call(ws, "stats", None))["payload"]["metrics"]
+            # 30 broadcasts while the five connections wait in CLOSING for their close reply.
+            reply = await call(ws, "flood", {"count": 30, "size": 10, "to": "all", "paced": 0.01})
+            assert reply["payload"] == {"sent": 30}
+            after = (await call(ws, "stats", None))["payload"]["metrics"]
+    finally:
+        for sock in closing:
+            sock.close()
+    log = auth_node.log_path.read_text()[len(log_before) :]
+    assert "Traceback" not in log, log[-3000:]
+    # The pushes were not sent, and that shows: counted, not thrown.
+    assert after["sends_to_closing"] > before["sends_to_closing"], after
