@@ -293,7 +293,7 @@ class LayerCore:
                 self.named.wake(target)
             elif self._addressed_here(kind, target):
                 self._deliver(target, self.compressor.decode(envelope.flags, envelope.body))
-        except (MalformedMessage, ValueError) as error:
+        except Exception as error:  # one bad message must never abort the subscriber
             self.reader.malformed(redis_channel, error)
 
     def _addressed_here(self, kind: str | None, target: str) -> bool:

@@ -130,8 +130,13 @@ class Compressor:
         return self._zstd_decompressor.decompress(body, max_output_size=self.max_body)
 
     def decode(self, flags: int, body: bytes) -> dict[str, Any]:
-        """The message of a wire body."""
-        message = decode_message(self.decompress(flags, body))
+        """The message of a wire body; :class:`MalformedMessage` for anything msgpack
+        refuses or cannot make a dict of (e.g. an unhashable map key: ``TypeError``)."""
+        plain = self.decompress(flags, body)
+        try:
+            message = decode_message(plain)
+        except Exception as error:
+            raise MalformedMessage(f"not a msgpack message: {error!r}") from None
         if not isinstance(message, dict):
             raise MalformedMessage("the body is not a dict")
         return message

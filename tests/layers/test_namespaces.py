@@ -142,3 +142,24 @@ async def test_foreign_payloads_on_our_channels_are_dropped_and_counted(shared_r
     await sender.group_send("r-bad.1", {"type": "fine"})
     assert (await within(receiver.receive(channel), 5, "good message"))["type"] == "fine"
     assert receiver.stats()["malformed_dropped"] == 2
+
+
+async def test_unhashable_map_keys_are_malformed_not_fatal(shared_redis, make_layer):
+    # A msgpack body whose map has an array key ({[1]: 1}) cannot become a dict: dropped and
+    # counted, while the subscriber connection and everything after it on that read survive.
+    import msgpack
+
+    (server,) = shared_redis[:1]
+    sender, receiver = make_layer([server], signing=False), make_layer([server], signing=False)
+    channel = await receiver.new_channel()
+    await receiver.group_add("r-keys.1", channel)
+    await sender.group_send("r-keys.1", {"type": "first"})
+    assert (await within(receiver.receive(channel), 5, "first"))["type"] == "first"
+    redis_channel = f"{receiver.config.prefix}:g:r-keys".encode()
+    transport = sender._any_core().transport
+    for sequence, body in enumerate((b"\x81\x91\x01\x01", b"\x81\x81\x01\x01\x01"), 1):
+        payload = msgpack.packb([1, 0, "hostile", sequence, "r-keys.1", body])
+        assert await transport.publish(redis_channel, payload)
+    await sender.group_send("r-keys.1", {"type": "after"})
+    assert (await within(receiver.receive(channel), 5, "message after"))["type"] == "after"
+    assert receiver.stats()["malformed_dropped"] == 2

@@ -26,6 +26,15 @@ def test_malformed_payloads_raise(payload):
         wire.unpack_envelope(payload)
 
 
+@pytest.mark.parametrize(
+    "body", [b"\x81\x91\x01\x01", b"\x81\x81\x01\x01\x01", b"\xc1", b"\x93\x01\x02\x03"]
+)
+def test_bodies_that_are_no_message_are_malformed(body):
+    # Map keys that are arrays or maps are unhashable: msgpack raises TypeError for them.
+    with pytest.raises(MalformedMessage):
+        Compressor(None, 0).decode(0, body)
+
+
 def test_wrong_version_or_types():
     import msgpack
 
