@@ -17,7 +17,7 @@ class RealtimeConfig(AppConfig):
 
     def ready(self) -> None:
         """Import every app's ``realtime_handlers`` module and wire settings and checks."""
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks  # (importing it registers the system checks)
         from .conf import realtime_settings, reload_on_setting_changed
         from .connection.handlers import HANDLERS_MODULE
         from .startup import start_node_when_served
@@ -25,7 +25,7 @@ class RealtimeConfig(AppConfig):
         setting_changed.connect(reload_on_setting_changed, dispatch_uid="realtime-settings")
         autodiscover_modules(HANDLERS_MODULE)
         self._hand_over()
-        start_node_when_served()
+        start_node_when_served(preflight=checks.refuse_to_serve_with_errors)
         try:
             fixes, max_bytes = realtime_settings.DAPHNE_FIXES, realtime_settings.MAX_FRAME_BYTES
         except ImproperlyConfigured:

@@ -210,3 +210,30 @@ def check_layer_extensions(app_configs: Any = None, **kwargs: Any) -> list[Check
             id="realtime.E007",
         )
     ]
+
+
+def startup_errors() -> list[CheckMessage]:
+    """The errors of this app's checks that are not in ``SILENCED_SYSTEM_CHECKS``: what a
+    server must not start with (daphne runs no system checks by itself)."""
+    silenced = set(getattr(settings, "SILENCED_SYSTEM_CHECKS", ()))
+    found: list[CheckMessage] = []
+    for check in (
+        check_realtime_settings,
+        check_channel_layer,
+        check_authenticate_hook,
+        check_layer_config,
+        check_layer_extensions,
+    ):
+        found += [m for m in check() if m.is_serious() and m.id not in silenced]
+    return found
+
+
+def refuse_to_serve_with_errors() -> None:
+    """Raise ``ImproperlyConfigured`` naming every :func:`startup_errors` message."""
+    errors = startup_errors()
+    if errors:
+        lines = [f"{m.id}: {m.msg}" + (f" HINT: {m.hint}" if m.hint else "") for m in errors]
+        raise ImproperlyConfigured(
+            "realtime: the server cannot start with these errors of `manage.py check`:\n"
+            + "\n".join(lines)
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, LifespanScope
@@ -37,11 +38,24 @@ async def stop_node() -> None:
         logger.exception("Leaving the cluster failed")
 
 
-def start_node_when_served() -> None:
-    """Under daphne, start the node when the reactor runs and stop it at shutdown."""
+# Handed over by the app when it is ready (realtime.apps): this module is no glue above
+# realtime.checks, so it runs what it is given.
+_preflight: Callable[[], None] | None = None
+
+
+def start_node_when_served(preflight: Callable[[], None] | None = None) -> None:
+    """Under daphne: run ``preflight`` (the app's system checks, which raise
+    ``ImproperlyConfigured`` on an error), start the node when the reactor runs and stop it
+    at shutdown. ``preflight`` is also what :class:`LifespanApp` runs at startup."""
+    global _preflight
+    _preflight = preflight
     reactor = sys.modules.get("twisted.internet.reactor")
     if reactor is None or getattr(reactor, "_realtime_hooked", False):
         return
+    # Before anything listens: a broken layer CONFIG would otherwise answer every WebSocket
+    # handshake with HTTP 500 and a traceback each.
+    if preflight is not None:
+        preflight()
     reactor._realtime_hooked = True
     reactor.callWhenRunning(lambda: asyncio.ensure_future(start_node()))
 
@@ -63,6 +77,14 @@ class LifespanApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                from django.core.exceptions import ImproperlyConfigured
+
+                try:
+                    if _preflight is not None:
+                        _preflight()
+                except ImproperlyConfigured as error:
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
                 await start_node()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

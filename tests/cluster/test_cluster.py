@@ -313,6 +313,21 @@ async def test_lifespan_starts_and_stops_the_node():
         assert not hub.link.is_node and hub.cluster._task is None
 
 
+async def test_lifespan_refuses_to_start_with_a_check_error():
+    from channels.testing import ApplicationCommunicator
+
+    from realtime.startup import LifespanApp
+
+    broken = {"default": {"BACKEND": "realtime.layers.MultiRedisChannelLayer",
+                          "CONFIG": {"nodes": ["http://not-redis"]}}}  # fmt: skip
+    with override_settings(REALTIME=FAST, CHANNEL_LAYERS=broken):
+        app = ApplicationCommunicator(LifespanApp(), {"type": "lifespan"})
+        await app.send_input({"type": "lifespan.startup"})
+        reply = await app.receive_output(2)
+    assert reply["type"] == "lifespan.startup.failed"
+    assert "realtime.E005: CHANNEL_LAYERS['default']" in reply["message"]
+
+
 async def test_a_redis_health_change_is_announced_at_once():
     layer = SharedLayer()
     a, b = Hub(layer=layer, name="a"), Hub(layer=layer, name="b")

@@ -157,3 +157,15 @@ async def test_pushes_to_closing_connections_do_not_flood_the_log(auth_node):
     assert "Traceback" not in log, log[-3000:]
     # The pushes were not sent, and that shows: counted, not thrown.
     assert after["sends_to_closing"] > before["sends_to_closing"], after
+
+
+def test_daphne_refuses_to_start_with_a_broken_layer_config():
+    # `manage.py check` reports realtime.E005; daphne runs no checks, so without this it
+    # served and answered every handshake with HTTP 500 and a traceback each.
+    server = DaphneNode(server_name="broken", redis_nodes=["http://127.0.0.1:1/not-redis"])
+    try:
+        with pytest.raises(RuntimeError, match="exited") as failed:
+            server.start(timeout=30)
+        assert "realtime.E005: CHANNEL_LAYERS['default']" in str(failed.value)
+    finally:
+        server.cleanup()
