@@ -19,6 +19,9 @@ from project.settings import *  # noqa: F403
 from project.settings import CHANNEL_LAYERS, REALTIME, REDIS_NODES, env_bool
 
 BENCH_LAYER = os.environ.get("BENCH_LAYER", "realtime")
+# Every process of a run derives its bus key from this throwaway key (the demo's fallback is a
+# development key, which realtime.E008 refuses with Redis nodes).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "benchmarks: a throwaway key of one run"
 
 if BENCH_LAYER == "realtime":
     CHANNEL_LAYERS = {

@@ -1,7 +1,9 @@
 """Settings of the demo project, read from the environment so one file serves dev and production.
 
 Environment variables:
-    DJANGO_SECRET_KEY      secret key (an insecure development key is used when unset)
+    DJANGO_SECRET_KEY      secret key (an insecure development key is used when unset; with
+                           REALTIME_REDIS_NODES, servers refuse to start without it: the bus
+                           between them is signed with a key derived from it, realtime.E008)
     DJANGO_DEBUG           "1"/"true" to enable debug mode (default off; `make run` turns it on)
     DJANGO_ALLOWED_HOSTS   comma-separated hosts (default: localhost,127.0.0.1,[::1])
     DJANGO_DB_PATH         SQLite database file (default: db.sqlite3 next to manage.py)
@@ -45,7 +47,9 @@ def env_urls(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG")
-# The fallback key is flagged by `manage.py check --deploy`; production sets DJANGO_SECRET_KEY.
+# The fallback key is flagged by `manage.py check --deploy`, and is an error (realtime.E008)
+# with Redis nodes, which sign their bus with a key derived from it; production sets
+# DJANGO_SECRET_KEY.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "django-insecure-realtime-development-key"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 

@@ -138,8 +138,8 @@ def _our_layer(config: dict[str, Any]) -> bool:
 @register(Tags.compatibility)
 def check_layer_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """realtime.E005: the Redis layer's CONFIG is invalid (bad or duplicate URLs, unknown
-    strategy, ...); E006: its compression codec is not installed; W003: the node channel has
-    Channels' default capacity."""
+    strategy, ...); E006: its compression codec is not installed; E008: its bus is signed
+    with a development key; W003: the node channel has Channels' default capacity."""
     if validation_errors(getattr(settings, "REALTIME", {})):
         return []
     alias, config = _layer_config()
@@ -160,7 +160,7 @@ def check_layer_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                 id="realtime.E005",
             )
         ]
-    messages: list[CheckMessage] = []
+    messages: list[CheckMessage] = _insecure_bus_key(alias, parsed)
     if parsed.compression == "zstd":
         try:
             import zstandard  # noqa: F401
@@ -208,6 +208,48 @@ def check_layer_extensions(app_configs: Any = None, **kwargs: Any) -> list[Check
             hint="Remove those names from its `extensions` list or implement them "
             "(realtime/layers/extensions.py says what each one promises).",
             id="realtime.E007",
+        )
+    ]
+
+
+#: The prefix of Django's generated development keys (and of the demo's fallback key).
+INSECURE_KEY_PREFIX = "django-insecure-"
+
+
+def _public_keys(parsed: Any) -> list[str]:
+    """Names of the secrets the bus keys derive from that anyone can know."""
+    if parsed.signing_key_source == "SECRET_KEY":
+        named = [("SECRET_KEY", getattr(settings, "SECRET_KEY", ""))]
+        fallbacks = getattr(settings, "SECRET_KEY_FALLBACKS", [])
+        named += [(f"SECRET_KEY_FALLBACKS[{i}]", key) for i, key in enumerate(fallbacks)]
+    else:
+        keys = getattr(settings, "CHANNEL_LAYERS", {})[_layer_config()[0]]["CONFIG"]
+        named = [(f"CONFIG['signing_keys'][{i}]", k) for i, k in enumerate(keys["signing_keys"])]
+    prefix = INSECURE_KEY_PREFIX
+    return [
+        name
+        for name, key in named
+        if (key.decode(errors="replace") if isinstance(key, bytes) else str(key)).startswith(prefix)
+    ]
+
+
+def _insecure_bus_key(alias: str | None, parsed: Any) -> list[CheckMessage]:
+    """realtime.E008: the bus between servers is signed with a key anyone can derive."""
+    if not (parsed.nodes and parsed.signing):
+        return []
+    public = _public_keys(parsed)
+    if not public:
+        return []
+    return [
+        Error(
+            f"CHANNEL_LAYERS[{alias!r}] signs the messages between servers with keys derived "
+            f"from {', '.join(public)}, a development key ('{INSECURE_KEY_PREFIX}...', such as "
+            "the demo's fallback): anyone who can reach Redis can derive it and publish "
+            "messages every server trusts (broadcasts, kicks, Redis node changes).",
+            hint="Set a secret SECRET_KEY (DJANGO_SECRET_KEY in the demo), or give the layer "
+            "CONFIG['signing_keys'], or set CONFIG['signing'] to False explicitly if only your "
+            "servers can reach Redis.",
+            id="realtime.E008",
         )
     ]
 

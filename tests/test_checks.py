@@ -135,6 +135,10 @@ def test_e006_zstd_without_zstandard(monkeypatch):
         ]
 
 
+SECRET = "a secret key of this deployment, not a development one"
+
+
+@override_settings(SECRET_KEY=SECRET)
 def test_w003_node_channel_without_room():
     layers = ours(nodes=["redis://127.0.0.1:6379/0"])
     with override_settings(CHANNEL_LAYERS=layers, REALTIME={"SERVER_NAME": "a"}):
@@ -174,3 +178,49 @@ def test_e007_silent_for_our_layer_and_channels_own():
     assert messages("realtime.E007") == []
     with override_settings(CHANNEL_LAYERS=IN_MEMORY):
         assert messages("realtime.E007") == []
+
+
+E008 = (
+    "CHANNEL_LAYERS['default'] signs the messages between servers with keys derived from {}, "
+    "a development key ('django-insecure-...', such as the demo's fallback): anyone who can "
+    "reach Redis can derive it and publish messages every server trusts (broadcasts, kicks, "
+    "Redis node changes)."
+)
+
+
+def cluster_layer(**config):
+    return ours(nodes=["redis://127.0.0.1:6379/0"], channel_capacity=GOOD_CAPACITY, **config)
+
+
+def test_e008_bus_signed_with_the_demo_fallback_key():
+    from project.settings import SECRET_KEY as DEMO_KEY
+
+    assert DEMO_KEY.startswith("django-insecure-")  # no DJANGO_SECRET_KEY in this process
+    with override_settings(
+        CHANNEL_LAYERS=cluster_layer(), REALTIME={"SERVER_NAME": "a"}, SECRET_KEY=DEMO_KEY
+    ):
+        assert messages() == [("realtime.E008", E008.format("SECRET_KEY"))]
+
+
+def test_e008_insecure_fallback_or_dedicated_key():
+    with override_settings(
+        CHANNEL_LAYERS=cluster_layer(),
+        REALTIME={"SERVER_NAME": "a"},
+        SECRET_KEY=SECRET,
+        SECRET_KEY_FALLBACKS=["django-insecure-old"],
+    ):
+        assert messages() == [("realtime.E008", E008.format("SECRET_KEY_FALLBACKS[0]"))]
+    dedicated = cluster_layer(signing_keys=["django-insecure-" + "x" * 40])
+    with override_settings(CHANNEL_LAYERS=dedicated, REALTIME={"SERVER_NAME": "a"}):
+        assert messages() == [("realtime.E008", E008.format("CONFIG['signing_keys'][0]"))]
+
+
+@pytest.mark.parametrize(
+    ("config", "secret"),
+    [({}, SECRET), ({"signing": False}, "django-insecure-x"), ({"nodes": []}, "django-insecure-x")],
+)
+def test_no_e008_with_a_secret_key_signing_off_or_no_nodes(config, secret):
+    layers = cluster_layer()
+    layers["default"]["CONFIG"].update(config)
+    with override_settings(CHANNEL_LAYERS=layers, REALTIME={"SERVER_NAME": "a"}, SECRET_KEY=secret):
+        assert messages() == []

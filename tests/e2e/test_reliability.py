@@ -169,3 +169,17 @@ def test_daphne_refuses_to_start_with_a_broken_layer_config():
         assert "realtime.E005: CHANNEL_LAYERS['default']" in str(failed.value)
     finally:
         server.cleanup()
+
+
+def test_daphne_with_redis_nodes_refuses_the_demo_fallback_key():
+    server = DaphneNode(
+        server_name="public-key",
+        redis_nodes=["redis://127.0.0.1:1/0"],
+        env={"DJANGO_SECRET_KEY": ""},
+    )
+    try:
+        with pytest.raises(RuntimeError, match="exited") as failed:
+            server.start(timeout=30)
+        assert "realtime.E008: CHANNEL_LAYERS['default'] signs" in str(failed.value)
+    finally:
+        server.cleanup()

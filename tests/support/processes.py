@@ -6,6 +6,7 @@ Every process writes its output to a log file whose tail is shown when it fails 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,6 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Server processes (daphne nodes, management commands) of one test session share a secret
+# key that is not a development one: with Redis nodes, realtime.E008 refuses those, and
+# daphne would not start.
+os.environ.setdefault("DJANGO_SECRET_KEY", f"realtime tests {secrets.token_hex(16)}")
 
 
 def start_all(processes: list[ServerProcess], timeout: float = 30.0) -> None:
