@@ -64,6 +64,8 @@ class TestDecodeFrame:
             '{"payload":1}',
             '{"event":"x","payload":NaN}',
             '{"event":"x","payload":Infinity}',
+            '{"event":"x","payload":1e999}',
+            '{"event":"x","payload":{"a":[-1E400]}}',
             "[" * 100_000,
         ],
     )
@@ -259,3 +261,8 @@ class TestDjangoFreeEncoding:
     def test_anything_else_is_refused(self):
         with pytest.raises(PayloadNotJSON):
             to_json(object())
+
+
+def test_finite_floats_still_decode():
+    frame = decode_frame('{"event":"x","payload":[1.5,-2e-300,1e308,0.0]}', "")
+    assert frame.payload == [1.5, -2e-300, 1e308, 0.0]
