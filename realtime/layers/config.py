@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "signing": True,
     "signing_keys": None,
     "signing_max_age": 60.0,
+    # Seconds the servers' clocks may differ: a message signed longer than this before a
+    # process started listening is a replay (of a capture made before a restart).
+    "signing_clock_skew": 1.0,
 }
 MIN_SIGNING_KEY_LENGTH = 32
 
@@ -77,6 +80,7 @@ class LayerConfig:
     #: Where the keys come from, for messages: "SECRET_KEY" or "CONFIG['signing_keys']".
     signing_key_source: str = "SECRET_KEY"
     signing_max_age: float | None = 60.0
+    signing_clock_skew: float = 1.0
 
 
 def parse_config(options: Mapping[str, Any]) -> LayerConfig:
@@ -176,8 +180,9 @@ def _import_callback(path: Any) -> Callable[..., Any] | None:
 
 
 def _parse_signing(values: Mapping[str, Any], has_nodes: bool) -> dict[str, Any]:
-    """``signing``, ``signing_keys`` and ``signing_max_age``; the keys are derived only when
-    messages will leave the process (at least one node), never shown in messages."""
+    """``signing``, ``signing_keys``, ``signing_max_age`` and ``signing_clock_skew``; the
+    keys are derived only when messages will leave the process (at least one node), never
+    shown in messages."""
     _check(values, "signing", lambda v: isinstance(v, bool), "True or False")
     _check(
         values,
@@ -193,9 +198,16 @@ def _parse_signing(values: Mapping[str, Any], has_nodes: bool) -> dict[str, Any]
                 "MultiRedisChannelLayer CONFIG['signing_keys'] is set but CONFIG['signing'] "
                 "is False: remove one of them."
             )
+    _check(
+        values,
+        "signing_clock_skew",
+        lambda v: is_number(v) and v >= 0,
+        "a number of seconds >= 0",
+    )
     max_age = values["signing_max_age"]
     parsed: dict[str, Any] = {
         "signing": signing,
+        "signing_clock_skew": float(values["signing_clock_skew"]),
         "signing_max_age": None if max_age is None else float(max_age),
         "signing_key_source": "SECRET_KEY" if dedicated is None else "CONFIG['signing_keys']",
     }

@@ -34,7 +34,6 @@ from .transports import BusMember, RedisNodes
 from .wire import (
     Compressor,
     Deduplicator,
-    MalformedMessage,
     decode_message,
     encode_message,
     pack_envelope,
@@ -85,12 +84,17 @@ class LayerCore:
         self.origin = secrets.token_hex(8)
         self.local = LocalChannels(layer.get_capacity, config.expiry)
         self.compressor = Compressor(config.compression, config.compression_threshold)
-        self.dedupe = Deduplicator()
         self.signer = (
-            BusSigner(config.signing_keys, config.signing_max_age)
+            BusSigner(
+                config.signing_keys,
+                config.signing_max_age,
+                not_before=time.time() - config.signing_clock_skew,
+            )
             if config.signing and config.nodes
             else None
         )
+        # Signed: a sequence older than the window is a replay; unsigned: a late copy.
+        self.dedupe = Deduplicator(refuse_older=self.signer is not None)
         self.stats: Counter[str] = Counter()
         self.reader = EnvelopeReader(self.stats, config.signing_key_source)
         self._sequence = itertools.count(1)
@@ -279,8 +283,9 @@ class LayerCore:
             return
         if envelope.origin == self.origin:
             return  # our own publish: local members already have it
-        if self.dedupe.is_duplicate(envelope.origin, envelope.sequence):
-            self.stats["duplicates_dropped"] += 1
+        seen = self.dedupe.classify(envelope.origin, envelope.sequence)
+        if seen:
+            self.reader.repeated(redis_channel, seen, self.dedupe.window)
             return
         kind = self._kinds.get(redis_channel)
         target = envelope.target

@@ -198,9 +198,10 @@ class MultiRedisChannelLayer(BaseChannelLayer):
     def stats(self) -> dict[str, int]:
         """Traffic counters of the running loop's instance: published, received,
         duplicates_dropped, channel_full_drops, group_messages_dropped, malformed_dropped,
-        expired, publish_retries; with Redis nodes and named channels in use: stored, taken
-        and store_failures; with signing on, the messages dropped for their signature:
-        unsigned_dropped, unknown_key_dropped, forged_dropped, stale_dropped."""
+        expired, dead_channels_swept, publish_retries; with Redis nodes and named channels in
+        use: stored, taken and store_failures; with signing on, the messages dropped for their
+        signature: unsigned_dropped, unknown_key_dropped, forged_dropped, stale_dropped,
+        replayed_dropped."""
         core = self._any_core()
         return core.counters() if core is not None else {}
 

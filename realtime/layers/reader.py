@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from .signing import COUNTERS, BusSigner, SignatureRejected, unverified_envelope
+from .signing import COUNTERS, REPLAYED, BusSigner, SignatureRejected, unverified_envelope
 from .throttle import throttled
-from .wire import Envelope, MalformedMessage, unpack_envelope
+from .wire import Deduplicator, Envelope, MalformedMessage, unpack_envelope
 
 
 class EnvelopeReader:
@@ -48,6 +48,21 @@ class EnvelopeReader:
             "Dropping a malformed message on %s: %s",
             redis_channel.decode(errors="replace"),
             error,
+        )
+
+    def repeated(self, redis_channel: bytes, seen: int, window: int) -> None:
+        """Count a copy already seen or, on a signed bus, count and log a sequence older
+        than the de-duplication ``window`` (a replay of a capture)."""
+        if seen == Deduplicator.DUPLICATE:
+            self.stats["duplicates_dropped"] += 1
+            return
+        self.rejected(
+            redis_channel,
+            SignatureRejected(
+                REPLAYED,
+                f"its origin published more than {window} messages since (a replay of a "
+                "message captured earlier)",
+            ),
         )
 
     def rejected(self, redis_channel: bytes, rejected: SignatureRejected) -> None:

@@ -11,7 +11,9 @@ Signed payload (the bytes published on Redis)::
 * ``key id``: names the key that signed, so a receiver computes one HMAC whatever the number
   of keys it accepts (the first 4 bytes of HMAC-SHA256(key, ``b"realtime bus key id"``)).
 * ``timestamp``: milliseconds since the Unix epoch, big-endian; receivers drop messages
-  signed too far from their own clock (a replay of an old capture).
+  signed too far from their own clock (a replay of an old capture), and messages signed
+  before they started listening (a capture replayed to a receiver that restarted: Redis
+  pub/sub never delivers what was published before a subscription).
 * ``envelope``: the bytes of :func:`~realtime.layers.wire.pack_envelope`, already compressed.
 * ``MAC``: HMAC-SHA256(key, length of the Redis channel name (2 bytes) | channel name |
   everything before the MAC), so a message cannot be replayed onto another Redis channel.
@@ -39,8 +41,9 @@ HEAD_SIZE = _HEAD.size
 MAC_SIZE = 32
 
 UNSIGNED, UNKNOWN_KEY, FORGED, STALE = "unsigned", "unknown_key", "forged", "stale"
+REPLAYED = "replayed"
 #: The ``stats()`` counter of each kind of rejected payload.
-COUNTERS = {kind: f"{kind}_dropped" for kind in (UNSIGNED, UNKNOWN_KEY, FORGED, STALE)}
+COUNTERS = {kind: f"{kind}_dropped" for kind in (UNSIGNED, UNKNOWN_KEY, FORGED, STALE, REPLAYED)}
 
 
 class SignatureRejected(ValueError):
@@ -72,7 +75,9 @@ class BusSigner:
     """Signs with the first key, verifies with any of ``keys``; one per event loop.
 
     ``max_age``: seconds a signed timestamp may differ from this process's clock (``None``:
-    no limit); ``clock`` returns Unix time in seconds.
+    no limit); ``not_before``: Unix time before which nothing signed is accepted (when this
+    process started listening, less the clock skew allowed; ``None``: no limit); ``clock``
+    returns Unix time in seconds.
     """
 
     def __init__(
@@ -80,11 +85,13 @@ class BusSigner:
         keys: Iterable[bytes],
         max_age: float | None,
         clock: Callable[[], float] = time.time,
+        not_before: float | None = None,
     ) -> None:
         keys = list(dict.fromkeys(keys))
         if not keys:
             raise ValueError("a BusSigner needs at least one key")
         self._max_age_ms = None if max_age is None else max_age * 1000
+        self._not_before_ms = None if not_before is None else not_before * 1000
         self._clock = clock
         self._ids = [key_id(key) for key in keys]
         self._signing_id = self._ids[0]
@@ -134,8 +141,16 @@ class BusSigner:
             raise SignatureRejected(
                 FORGED, "its signature does not match (the message was altered or forged)"
             )
+        timestamp = int.from_bytes(payload[6:HEAD_SIZE], "big")
         if self._max_age_ms is not None:
-            self._check_age(int.from_bytes(payload[6:HEAD_SIZE], "big"))
+            self._check_age(timestamp)
+        if self._not_before_ms is not None and timestamp < self._not_before_ms:
+            raise SignatureRejected(
+                REPLAYED,
+                f"it was signed {(self._not_before_ms - timestamp) / 1000:.1f} s before this "
+                "process started listening (less signing_clock_skew): a replay of a message "
+                "captured earlier, e.g. before a restart, or the servers' clocks differ",
+            )
         return signed[HEAD_SIZE:]
 
     def _check_age(self, timestamp: int) -> None:

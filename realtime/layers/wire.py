@@ -151,31 +151,40 @@ def _inflate(body: bytes, limit: int) -> bytes:
 
 
 class _Window:
-    __slots__ = ("last_seen", "order", "seen")
+    __slots__ = ("floor", "last_seen", "order", "seen")
 
     def __init__(self) -> None:
         self.seen: set[int] = set()
         self.order: deque[int] = deque()
         self.last_seen = 0.0
+        self.floor = 0  # the highest sequence that left the window
 
 
 class Deduplicator:
     """Remembers the last ``window`` sequences seen per origin to drop repeated copies.
 
     Copies of a message (redundancy, re-publish after a failure) arrive within milliseconds
-    of each other, far inside the window; a sequence older than the window counts as new,
-    so the window can only let a very late copy through, never lose a message.
+    of each other, far inside the window. A sequence at or below one that left the window
+    is :attr:`TOO_OLD` with ``refuse_older`` (a signed bus: only a replay of a capture can be
+    that late), and new otherwise (an unsigned bus keeps a very late copy rather than lose
+    a message).
     """
 
     MAX_ORIGINS = 4096
     ORIGIN_IDLE = 600.0
+    NEW, DUPLICATE, TOO_OLD = 0, 1, 2
 
-    def __init__(self, window: int = 16384) -> None:
+    def __init__(self, window: int = 16384, refuse_older: bool = False) -> None:
         self.window = window
+        self.refuse_older = refuse_older
         self._origins: dict[str, _Window] = {}
 
     def is_duplicate(self, origin: str, sequence: int) -> bool:
-        """True if (origin, sequence) was seen before; records it otherwise."""
+        """True if (origin, sequence) was seen before (or is too old); records it otherwise."""
+        return self.classify(origin, sequence) != self.NEW
+
+    def classify(self, origin: str, sequence: int) -> int:
+        """:attr:`NEW` (recorded now), :attr:`DUPLICATE` or :attr:`TOO_OLD`."""
         entry = self._origins.get(origin)
         if entry is None:
             if len(self._origins) >= self.MAX_ORIGINS:
@@ -183,15 +192,20 @@ class Deduplicator:
             entry = self._origins[origin] = _Window()
         entry.last_seen = time.monotonic()
         if sequence in entry.seen:
-            return True
+            return self.DUPLICATE
+        if sequence <= entry.floor and self.refuse_older:
+            return self.TOO_OLD
         entry.seen.add(sequence)
         entry.order.append(sequence)
         if len(entry.order) > self.window:
-            entry.seen.discard(entry.order.popleft())
-        return False
+            left = entry.order.popleft()
+            entry.seen.discard(left)
+            entry.floor = max(entry.floor, left)
+        return self.NEW
 
     def forget_idle(self, now: float) -> None:
-        """Drop the windows of origins that published nothing for a long time."""
+        """Drop the windows of origins that published nothing for a long time (longer than
+        ``signing_max_age``: what they signed is refused as stale by then)."""
         for origin, entry in list(self._origins.items()):
             if now - entry.last_seen > self.ORIGIN_IDLE:
                 del self._origins[origin]

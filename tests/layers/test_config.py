@@ -28,13 +28,13 @@ def test_defaults():
     assert config.compression_threshold == 1024
     assert config.auto_unsubscribe is True and config.preset_namespaces == frozenset()
     assert config.on_health_change is None
-    assert (config.signing, config.signing_max_age) == (True, 60.0)
+    assert (config.signing, config.signing_max_age, config.signing_clock_skew) == (True, 60.0, 1.0)
     assert config.signing_keys == ()  # no nodes: nothing leaves the process, no key needed
     assert set(DEFAULTS) == {
         "nodes", "prefix", "strategy", "health_check_interval", "health_check_timeout",
         "preset_namespaces", "auto_unsubscribe", "redundancy", "compression",
         "compression_threshold", "capacity", "channel_capacity", "expiry", "on_health_change",
-        "signing", "signing_keys", "signing_max_age",
+        "signing", "signing_keys", "signing_max_age", "signing_clock_skew",
     }  # fmt: skip
 
 

@@ -224,3 +224,21 @@ async def test_signing_off_interoperates_one_way(shared_redis, make_layer):
     assert await next_types(signing, channels[signing], 2) == ["signed", "signed again"]
     assert signing.stats()["unsigned_dropped"] == 2
     assert "unsigned_dropped" not in unsigned.stats()
+
+
+async def test_a_capture_replayed_to_a_restarted_receiver_is_refused(shared_redis, make_layer, raw):
+    servers = shared_redis[:1]
+    sender, receiver, channel = await listening_pair(make_layer, servers, "r-boot.1")
+    group_channel = f"{receiver.config.prefix}:g:r-boot"
+    captured = await capture(
+        raw, group_channel, lambda: sender.group_send("r-boot.1", {"type": "kick"})
+    )
+    assert await next_types(receiver, channel, 1) == ["kick"]
+    await asyncio.sleep(0.1)  # the restart comes later than the allowed clock skew
+    restarted, channel = (await listening_pair(
+        make_layer, servers, "r-boot.1", signing_clock_skew=0.05
+    ))[1:]  # fmt: skip
+    await raw.publish(group_channel, captured)  # well within signing_max_age (60 s)
+    await sender.group_send("r-boot.1", {"type": "fresh"})
+    assert await next_types(restarted, channel, 1) == ["fresh"]
+    assert restarted.stats()["replayed_dropped"] == 1

@@ -129,7 +129,21 @@ def test_a_process_without_signing_reads_signed_and_unsigned_envelopes():
 def test_rejections_name_their_counter():
     assert signing.COUNTERS == {
         "unsigned": "unsigned_dropped", "unknown_key": "unknown_key_dropped",
-        "forged": "forged_dropped", "stale": "stale_dropped",
+        "forged": "forged_dropped", "stale": "stale_dropped", "replayed": "replayed_dropped",
     }  # fmt: skip
     with pytest.raises(ValueError, match="at least one key"):
         BusSigner([], 60)
+
+
+def test_messages_signed_before_the_receiver_listened_are_replays():
+    # A receiver that (re)started at t0 was not subscribed before: Redis pub/sub cannot have
+    # delivered anything signed earlier, so such a message is a replayed capture.
+    clock = Clock()
+    sender = BusSigner([NEW], 60, clock)
+    captured = sender.sign(CHANNEL, ENVELOPE)
+    clock.now += 5  # the receiver restarts 5 s later, allowing 1 s of clock skew
+    receiver = BusSigner([NEW], 60, clock, not_before=clock.now - 1)
+    assert rejected_kind(receiver, captured) == signing.REPLAYED
+    assert bytes(receiver.verify(CHANNEL, sender.sign(CHANNEL, ENVELOPE))) == ENVELOPE
+    clock.now -= 0.5  # a sender whose clock is 0.5 s behind: within the allowed skew
+    assert bytes(receiver.verify(CHANNEL, sender.sign(CHANNEL, ENVELOPE))) == ENVELOPE

@@ -97,3 +97,13 @@ def test_decompression_is_bounded(flag):
     assert len(Compressor(None, 1).decompress(flag, packed)) == bomb_size
     with pytest.raises(MalformedMessage, match="would exceed"):
         Compressor(None, 1, max_body=bomb_size - 1).decompress(flag, packed)
+
+
+def test_sequences_older_than_the_window_are_replays_on_a_signed_bus():
+    signed, unsigned = Deduplicator(window=3, refuse_older=True), Deduplicator(window=3)
+    for seen in (signed, unsigned):
+        assert [seen.classify("a", n) for n in (1, 2, 3, 4, 2)] == [0, 0, 0, 0, 1]
+    # 1 left the window when 4 arrived: 3 newer messages from its origin came since.
+    assert signed.classify("a", 1) == Deduplicator.TOO_OLD
+    assert unsigned.classify("a", 1) == Deduplicator.NEW  # a very late copy is kept
+    assert signed.classify("a", 5) == Deduplicator.NEW
