@@ -51,6 +51,8 @@ DEBUG = env_bool("DJANGO_DEBUG")
 # with Redis nodes, which sign their bus with a key derived from it; production sets
 # DJANGO_SECRET_KEY.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "django-insecure-realtime-development-key"
+# The debug page and error e-mails hide the passwords of Redis URLs (CHANNEL_LAYERS, ...).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "realtime.debug.RedactingExceptionReporterFilter"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..node.features import LayerFeatures
@@ -9,6 +10,21 @@ from .calls import CrossServer
 
 REDIS_ADD = "realtime:redis-add"
 REDIS_REMOVE = "realtime:redis-remove"
+
+
+def node_url(unseal: Callable[[str], str] | None, target: Any) -> str:
+    """The URL of a ``redis-add`` request: a plain URL (no password), or ``{"sealed_url":
+    ...}`` sealed with the bus key (a password never travels readable on Redis)."""
+    if isinstance(target, dict) and isinstance(target.get("sealed_url"), str):
+        if unseal is None:
+            raise RuntimeError("this node's channel layer cannot read a sealed Redis URL")
+        try:
+            return unseal(target["sealed_url"])
+        except ValueError as error:
+            raise ValueError(f"cannot read the sealed Redis URL: {error}") from None
+    if isinstance(target, str):
+        return target
+    raise ValueError("a Redis URL or a sealed one was expected")
 
 
 def install_operations(cross_server: CrossServer, features: LayerFeatures) -> None:
@@ -20,7 +36,8 @@ def install_operations(cross_server: CrossServer, features: LayerFeatures) -> No
             raise RuntimeError(f"the channel layer of {node} cannot {what}")
         return operation
 
-    async def redis_add(url: str) -> dict[str, Any]:
+    async def redis_add(target: Any) -> dict[str, Any]:
+        url = node_url(features.unseal_secret, target)
         await require(features.add_node, "add node")(url)
         return {"nodes": len(features.health())}  # type: ignore[misc]
 

@@ -304,12 +304,15 @@ def _parse_managed_dict(value: Mapping[str, Any], key: str) -> NodeConfig:
 
 
 def redact(url: str) -> str:
-    """``url`` with its passwords replaced by ``***`` (for error messages)."""
+    """``url`` with its passwords replaced by ``***`` (for messages, command output, the
+    debug page)."""
     url = re.sub(r"(sentinel_password=)[^&]*", r"\1***", url)
     scheme, sep, rest = url.partition("://")
     netloc, slash, path = rest.partition("/")
     if "@" not in netloc:
         return url
     userinfo, _, hostport = netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{hostport}{slash}{path}"
+    user, colon, _ = userinfo.partition(":")
+    # Userinfo without a ":" is hidden whole: some write the password alone there.
+    shown = f"{user}:***" if colon else "***"
+    return f"{scheme}{sep}{shown}@{hostport}{slash}{path}"

@@ -19,7 +19,9 @@ REMOTE_SEND: Final = "realtime.remote_send"
 #: ``health()``, ``stats()``, ``set_excluded_nodes(addresses)``: per-Redis-node health, traffic
 #: counters, and Redis nodes that publishers avoid.
 HEALTH: Final = "realtime.health"
-#: ``add_node(url)``, ``remove_node(url)``: change the Redis nodes while traffic flows.
+#: ``add_node(url)``, ``remove_node(url)``: change the Redis nodes while traffic flows;
+#: ``seal_secret(text)``, ``unseal_secret(token)``: carry a URL's password to the other
+#: processes unreadable on Redis.
 RUNTIME_NODES: Final = "realtime.runtime_nodes"
 #: ``group_has_member(group, channel)``: whether a channel of this process is still a member
 #: (long-lived members re-assert what the layer dropped).
@@ -61,6 +63,12 @@ class RuntimeNodes(Protocol):
     async def remove_node(self, url: str) -> None:
         """Stop using a Redis node."""
 
+    def seal_secret(self, secret: str) -> str:
+        """``secret`` sealed with the bus key."""
+
+    def unseal_secret(self, token: str) -> str:
+        """The secret of a sealed token; ValueError when it is not one."""
+
 
 class Membership(Protocol):
     """The :data:`MEMBERSHIP` extension."""
@@ -74,7 +82,7 @@ REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     LOCALITY: ("is_process_local",),
     REMOTE_SEND: ("group_send_remote",),
     HEALTH: ("health", "stats", "set_excluded_nodes"),
-    RUNTIME_NODES: ("add_node", "remove_node"),
+    RUNTIME_NODES: ("add_node", "remove_node", "seal_secret", "unseal_secret"),
     MEMBERSHIP: ("group_has_member",),
 }
 

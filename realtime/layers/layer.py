@@ -29,6 +29,7 @@ from .core import LayerCore, NoHealthyRedisNode
 from .health import NodeHealth
 from .redis_node import RedisNode
 from .signals import redis_health_changed
+from .signing import seal, unseal
 from .transports import InProcessBus, RedisNodes
 
 logger = logging.getLogger("realtime.layers")
@@ -228,6 +229,21 @@ class MultiRedisChannelLayer(BaseChannelLayer):
             # The address, not the URL: a URL may carry a password.
             raise ValueError(f"{address} is not one of this layer's Redis nodes")
         return address
+
+    def seal_secret(self, secret: str) -> str:
+        """``secret`` (a Redis URL with its password) sealed for the other processes of this
+        deployment: only a holder of the bus key can read it on Redis. ``RuntimeError``
+        when the bus is not signed (no key)."""
+        if not self.config.signing_keys:
+            raise RuntimeError(
+                "the bus between servers is not signed (no Redis node, or CONFIG['signing'] "
+                "is False): there is no key to seal a secret with"
+            )
+        return seal(self.config.signing_keys[0], secret)
+
+    def unseal_secret(self, token: str) -> str:
+        """The secret of a :meth:`seal_secret` token; ``ValueError`` when it is not one."""
+        return unseal(self.config.signing_keys, token)
 
     async def add_node(self, url: str | dict[str, Any]) -> None:
         """Start using one more Redis node while traffic flows."""

@@ -24,8 +24,10 @@ Keys are never the configured secrets themselves: each is derived with HKDF-SHA2
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import os
 import struct
 import time
 from collections.abc import Callable, Iterable
@@ -175,3 +177,56 @@ def unverified_envelope(payload: bytes) -> bytes:
 
 def _channel_part(channel: bytes) -> bytes:
     return len(channel).to_bytes(2, "big") + channel
+
+
+# -- sealed secrets: what must cross the bus without being readable on Redis --------------
+
+SEAL_INFO = b"realtime bus sealed secret v1"
+_NONCE, _TAG = 16, 16
+
+
+def _seal_keys(key: bytes) -> tuple[bytes, bytes]:
+    return (
+        hkdf_sha256(key, KDF_SALT, SEAL_INFO + b" encrypt"),
+        hkdf_sha256(key, KDF_SALT, SEAL_INFO + b" authenticate"),
+    )
+
+
+def _keystream(key: bytes, nonce: bytes, size: int) -> bytes:
+    # HMAC-SHA256 as a pseudo-random function in counter mode (no third-party cipher needed).
+    blocks = (size + 31) // 32
+    stream = b"".join(
+        hmac.digest(key, nonce + i.to_bytes(4, "big"), "sha256") for i in range(blocks)
+    )
+    return stream[:size]
+
+
+def _xor(data: bytes, stream: bytes) -> bytes:
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
+
+
+def seal(key: bytes, secret: str) -> str:
+    """``secret`` encrypted and authenticated with keys derived from the bus key ``key``
+    (a fresh random nonce each time), as URL-safe base64 text."""
+    encrypt, authenticate = _seal_keys(key)
+    nonce = os.urandom(_NONCE)
+    plain = secret.encode()
+    sealed = _xor(plain, _keystream(encrypt, nonce, len(plain)))
+    tag = hmac.digest(authenticate, nonce + sealed, "sha256")[:_TAG]
+    return base64.urlsafe_b64encode(nonce + sealed + tag).decode()
+
+
+def unseal(keys: Iterable[bytes], token: str) -> str:
+    """The secret of a :func:`seal` token made with one of ``keys``; ``ValueError`` else."""
+    try:
+        data = base64.urlsafe_b64decode(token.encode())
+    except (ValueError, AttributeError):
+        raise ValueError("not a sealed secret") from None
+    if len(data) < _NONCE + _TAG:
+        raise ValueError("not a sealed secret")
+    nonce, sealed, tag = data[:_NONCE], data[_NONCE:-_TAG], data[-_TAG:]
+    for key in keys:
+        encrypt, authenticate = _seal_keys(key)
+        if hmac.compare_digest(hmac.digest(authenticate, nonce + sealed, "sha256")[:_TAG], tag):
+            return _xor(sealed, _keystream(encrypt, nonce, len(sealed))).decode()
+    raise ValueError("sealed with a key this process does not know")

@@ -36,6 +36,8 @@ class LayerFeatures:
     add_node: Callable[[str], Awaitable[None]] | None
     remove_node: Callable[[str], Awaitable[None]] | None
     has_member: Callable[[str, str], Awaitable[bool]] | None = None
+    seal_secret: Callable[[str], str] | None = None
+    unseal_secret: Callable[[str], str] | None = None
 
     @classmethod
     def of(cls, layer: Any) -> LayerFeatures:
@@ -63,6 +65,8 @@ class LayerFeatures:
             add_node=offered(extensions.RUNTIME_NODES, "add_node"),
             remove_node=offered(extensions.RUNTIME_NODES, "remove_node"),
             has_member=offered(extensions.MEMBERSHIP, "group_has_member"),
+            seal_secret=offered(extensions.RUNTIME_NODES, "seal_secret"),
+            unseal_secret=offered(extensions.RUNTIME_NODES, "unseal_secret"),
         )
 
 

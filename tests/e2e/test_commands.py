@@ -3,6 +3,7 @@ they received exactly what was emitted (issue 6)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -132,3 +133,50 @@ async def test_server_command_names_a_killed_node_as_missing():
         assert "Cross-server call incomplete: no reply from k3" in done.stderr
     finally:
         cluster.cleanup()
+
+
+async def test_redis_passwords_never_shown_nor_readable_on_the_bus(cluster, players):
+    import secrets
+
+    import redis.asyncio
+
+    password = f"pw-{secrets.token_hex(8)}"
+    extra = RedisServer(password=password)
+    extra.start()
+    listeners = [redis.asyncio.Redis.from_url(server.url) for server in cluster.redis]
+    seen: list[bytes] = []
+    pubsubs = [listener.pubsub() for listener in listeners]
+
+    async def record(pubsub) -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "pmessage":
+                seen.append(message["data"])
+
+    for pubsub in pubsubs:
+        await pubsub.psubscribe("*")
+    tasks = [asyncio.ensure_future(record(pubsub)) for pubsub in pubsubs]
+
+    async def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(manage, cluster, "realtime_redis", *args)
+
+    try:
+        added = await run("add", extra.url)
+        assert added.returncode == 0, added.stdout + added.stderr
+        assert added.stdout.count("3 Redis nodes now") == 2  # the nodes could log in
+        assert password not in added.stdout + added.stderr
+        assert f"add redis://:***@127.0.0.1:{extra.port}/0" in added.stdout
+        removed = await run("remove", extra.url)
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        assert password not in removed.stdout + removed.stderr
+        assert seen, "the bus carried nothing: the recorder heard no message"
+        assert not [payload for payload in seen if password.encode() in payload]
+        # A wrong password (the node cannot log in) is not shown either, whatever happens.
+        wrong = extra.url.replace(password, "wrong-" + password)
+        failed = await run("add", wrong, "--timeout", "3")
+        assert "wrong-" + password not in failed.stdout + failed.stderr
+    finally:
+        for task in tasks:
+            task.cancel()
+        for listener in listeners:
+            await listener.aclose()
+        extra.cleanup()

@@ -147,3 +147,17 @@ def test_messages_signed_before_the_receiver_listened_are_replays():
     assert bytes(receiver.verify(CHANNEL, sender.sign(CHANNEL, ENVELOPE))) == ENVELOPE
     clock.now -= 0.5  # a sender whose clock is 0.5 s behind: within the allowed skew
     assert bytes(receiver.verify(CHANNEL, sender.sign(CHANNEL, ENVELOPE))) == ENVELOPE
+
+
+def test_sealed_secrets_open_with_the_bus_key_only():
+    url = "redis://:hunter2-long-password@10.0.0.7:6379/0"
+    token = signing.seal(NEW, url)
+    assert "hunter2" not in token and signing.seal(NEW, url) != token  # a fresh nonce
+    assert signing.unseal([OLD, NEW], token) == url
+    with pytest.raises(ValueError, match="key this process does not know"):
+        signing.unseal([OLD], token)
+    tampered = token[:-6] + ("A" if token[-6] != "A" else "B") + token[-5:]
+    with pytest.raises(ValueError):
+        signing.unseal([NEW], tampered)
+    with pytest.raises(ValueError, match="not a sealed secret"):
+        signing.unseal([NEW], "short")

@@ -17,14 +17,42 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...cluster.operations import REDIS_ADD, REDIS_REMOVE
 from ...hub import Hub
+from ...layers.addresses import redact as redact_url
 from ..cluster_cli import run_with_hub, write_json, write_table
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise CommandError(f"Not a redis:// or rediss:// URL with a host: {url!r}")
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("redis", "rediss") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise CommandError(f"Not a redis:// or rediss:// URL with a host: {redact_url(url)!r}")
     return url
+
+
+def _bus_payload(hub: Hub, action: str, url: str) -> Any:
+    """What travels to the nodes: the URL without its password, or sealed when ``add``
+    needs the password (never readable on Redis)."""
+    password = urlsplit(url).password
+    if action == "remove" or not (password or urlsplit(url).username):
+        return redact_url(url)  # removal needs the address only
+    seal = hub.link.features.seal_secret
+    try:
+        if seal is None:
+            raise RuntimeError("the channel layer cannot seal a secret")
+        return {"sealed_url": seal(url)}
+    except RuntimeError as error:
+        raise CommandError(
+            f"Cannot send the URL's credentials to the nodes safely: {error}. Put the node in "
+            "every server's settings (REALTIME_REDIS_NODES) and restart them instead."
+        ) from None
+
+
+def _scrub(text: str, url: str) -> str:
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
 
 
 class Command(BaseCommand):
@@ -56,9 +84,12 @@ class Command(BaseCommand):
                 # but its request must not go through it: the nodes do not read it yet.
                 await add_node(url)
                 hub.cluster.share_subscriber_health()
-            return await hub.cross_server.emit(event, url, timeout=options["timeout"])
+            payload = _bus_payload(hub, options["action"], url)
+            return await hub.cross_server.emit(event, payload, timeout=options["timeout"])
 
         result = run_with_hub(apply, observe=True)
+        for error in result.errors.values():
+            error["error"] = _scrub(str(error.get("error")), url)
         if options["json"]:
             write_json(self.stdout, dataclasses.asdict(result))
         else:
@@ -68,7 +99,8 @@ class Command(BaseCommand):
             ]
             rows += [(node, "FAILED", e["error"]) for node, e in sorted(result.errors.items())]
             rows += [(node, "NO REPLY", "") for node in result.missing]
-            write_table(self.stdout, f"{options['action']} {url}", ["node", "outcome", ""], rows)
+            title = f"{options['action']} {redact_url(url)}"
+            write_table(self.stdout, title, ["node", "outcome", ""], rows)
         if not result.success:
             raise CommandError(
                 f"The change was not applied everywhere ({len(result.responses)} of "
