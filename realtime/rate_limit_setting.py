@@ -17,6 +17,8 @@ DEFAULT_RATE_LIMIT: dict[str, Any] = {
     "events": {},
     "close_after": 50,
     "close_window": 10.0,
+    "bytes_rate": 1024 * 1024,
+    "bytes_burst": 4 * 1024 * 1024,
 }
 
 LIMIT_KEYS = ("rate", "burst")
@@ -34,6 +36,19 @@ def _limit_errors(where: str, shape: Any) -> list[str]:
     if "burst" in shape and not is_positive_int(shape["burst"]):
         errors.append(f"{where}['burst'] must be an integer >= 1, not {shape['burst']!r}.")
     return errors
+
+
+def _bytes_errors(where: str, value: dict[str, Any]) -> list[str]:
+    rate = value.get("bytes_rate", DEFAULT_RATE_LIMIT["bytes_rate"])
+    burst = value.get("bytes_burst", DEFAULT_RATE_LIMIT["bytes_burst"])
+    if rate is None and burst is None:
+        return []
+    if not is_positive_number(rate) or not is_positive_int(burst):
+        return [
+            f"{where}['bytes_rate'] and ['bytes_burst'] must be bytes per second > 0 and an "
+            f"integer >= 1 (or both None: no byte budget), not {rate!r} and {burst!r}."
+        ]
+    return []
 
 
 def rate_limit_errors(value: Any) -> list[str]:
@@ -57,6 +72,7 @@ def rate_limit_errors(value: Any) -> list[str]:
         errors.append(
             f"{where}['close_after'] must be None or an integer >= 1, not {close_after!r}."
         )
+    errors += _bytes_errors(where, value)
     if "close_window" in value and not is_positive_number(value["close_window"]):
         errors.append(
             f"{where}['close_window'] must be seconds > 0, not {value['close_window']!r}."

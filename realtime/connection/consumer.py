@@ -26,7 +26,14 @@ from .acks import Ack
 from .auth import AuthResult, authenticate
 from .handlers import Registry
 from .lifecycle import AuthDeadline, run_connect_hooks, run_disconnect_hooks
-from .limits import ConnectionRateLimiter, ConnectionsPerAddress, RatePolicy, Verdict
+from .limits import (
+    ConnectionRateLimiter,
+    ConnectionsPerAddress,
+    RatePolicy,
+    Verdict,
+    callback_hint,
+    event_hint,
+)
 from .socket import FLOW_CONTROL_KEY, Socket, SocketOwner, bad_input_log
 
 logger = logging.getLogger(__name__)
@@ -189,8 +196,9 @@ class RealtimeConsumer(AsyncConsumer):
                 continue
             text = message.get("text")
             if text is None:
-                if await self._admit(socket, None, None):
-                    self._drop("binary frame", len(message.get("bytes") or b""))
+                size = len(message.get("bytes") or b"")
+                if await self._admit(socket, None, None, size):
+                    self._drop("binary frame", size)
             elif text == heartbeat:
                 await socket.send_text(text)
             elif _utf8_length_exceeds(text, max_bytes):
@@ -210,17 +218,28 @@ class RealtimeConsumer(AsyncConsumer):
         )
 
     async def _on_text(self, socket: Socket, text: str, heartbeat: str) -> None:
+        # Charged before decoding: a refused frame costs no JSON parsing.
+        hint = event_hint(text)
+        if not await self._admit(socket, hint, None, len(text), text):
+            return
         try:
             event = decode_frame(text, heartbeat)
         except MalformedFrame as exc:
-            if await self._admit(socket, None, None):
-                self._drop(str(exc), len(text))
+            self._drop(str(exc), len(text))
             return
         if event is HEARTBEAT:  # pragma: no cover - the caller compares first
             return
         assert isinstance(event, ClientEvent)
         ack = Ack(socket, event.callback_id)
-        if not await self._admit(socket, event.event, ack):
+        limiter = self.limiter
+        # Charged above for another event (a frame with two "event" keys), or to the
+        # connection's bucket when the event was not first and has a bucket of its own.
+        recharge = (
+            event.event != hint
+            and limiter is not None
+            and (hint is not None or limiter.own_bucket(event.event))
+        )
+        if recharge and not await self._admit(socket, event.event, ack):
             return
         assert self.handlers is not None
         handler = self.handlers.events.get(event.event)
@@ -246,11 +265,19 @@ class RealtimeConsumer(AsyncConsumer):
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
-    async def _admit(self, socket: Socket, event: str | None, ack: Ack | None) -> bool:
-        """Apply the rate limit to one frame; False when it was refused (or closed)."""
+    async def _admit(
+        self,
+        socket: Socket,
+        event: str | None,
+        ack: Ack | None,
+        size: int = 0,
+        frame: str | None = None,
+    ) -> bool:
+        """Apply the rate limit to one frame of ``size``; False when it was refused (or
+        closed). A refused undecoded ``frame`` is answered when its callbackId is found."""
         if self.limiter is None:
             return True
-        verdict = self.limiter.check(event)
+        verdict = self.limiter.check(event, size)
         if verdict is Verdict.ALLOW:
             return True
         metrics.incr("rate_limited_frames")
@@ -265,6 +292,8 @@ class RealtimeConsumer(AsyncConsumer):
             await socket.close(*codes.RATE_LIMITED)
         else:
             bad_input_log().log("rate-limited", logging.INFO, "Refused frames over the rate limit")
+            if ack is None and frame is not None:
+                ack = Ack(socket, callback_hint(frame))
             if ack is not None:
                 await ack(error_payload(codes.RATE_LIMITED.reason, codes.RATE_LIMITED_ERROR))
         return False

@@ -162,3 +162,43 @@ class TestConnectionsPerAddress:
         await rejected.disconnect()
         accepted = await clients("/ws/?id=x", client=("10.0.0.4", 2))
         assert accepted.accepted
+
+
+class TestChargedBeforeDecoding:
+    @limit(rate=0.001, burst=2)
+    async def test_refused_frames_are_never_decoded(self, clients, calls, monkeypatch):
+        from realtime.connection import consumer
+
+        decoded: list[str] = []
+        real = consumer.decode_frame
+
+        def counting(text, heartbeat):
+            decoded.append(text)
+            return real(text, heartbeat)
+
+        monkeypatch.setattr(consumer, "decode_frame", counting)
+        client = await clients()
+        for index in range(6):
+            await client.emit("note", index, f"c{index}")
+        replies = {reply["callbackId"]: reply["payload"] for reply in await read_replies(client, 6)}
+        assert replies == {"c0": 0, "c1": 1, **{f"c{i}": RATE_LIMITED for i in range(2, 6)}}
+        assert len(decoded) == 2, "only the admitted frames were parsed"
+
+    @limit(rate=1000, burst=1000, bytes_rate=0.001, bytes_burst=3000, events={"talk": None})
+    async def test_byte_budget_limits_big_frames_of_any_event(self, clients, calls):
+        client = await clients()
+        for index in range(3):
+            await client.emit("talk", "x" * 1000, f"c{index}")
+        replies = {reply["callbackId"]: reply["payload"] for reply in await read_replies(client, 3)}
+        assert replies["c0"] == "x" * 1000 and replies["c2"] == RATE_LIMITED
+        assert metrics.get("rate_limited_frames") >= 1
+
+    @limit(rate=0.001, burst=1, events={"talk": None})
+    async def test_a_second_event_key_cannot_borrow_an_unlimited_bucket(self, clients, calls):
+        client = await clients()
+        await client.emit("note", 0, "c0")  # the connection's only token
+        # JSON keeps the last "event": the frame claims "talk" (not limited) but is a "note".
+        await client.send('{"event":"talk","event":"note","payload":1,"callbackId":"c1"}')
+        replies = {reply["callbackId"]: reply["payload"] for reply in await read_replies(client, 2)}
+        assert replies == {"c0": 0, "c1": RATE_LIMITED}
+        assert calls == [0]

@@ -111,7 +111,9 @@ class TestConnectionRateLimiter:
 
     def test_missing_keys_take_defaults(self):
         parsed = RatePolicy.from_setting({"rate": 3})
-        assert parsed == RatePolicy(Limit(3, 100), {}, 50, 10.0)
+        assert parsed == RatePolicy(
+            Limit(3, 100), {}, 50, 10.0, Limit(1024 * 1024, 4 * 1024 * 1024)
+        )
         assert RatePolicy.from_setting(None) is None
 
 
@@ -161,7 +163,7 @@ class TestValidation:
         where = "REALTIME['RATE_LIMIT']"
         assert errors == [
             f"{where} has an unknown key 'colour'; known: rate, burst, events, close_after, "
-            "close_window.",
+            "close_window, bytes_rate, bytes_burst.",
             f"{where}['rate'] must be frames per second > 0, not 0.",
             f"{where}['burst'] must be an integer >= 1, not 1.5.",
             f"{where}['close_after'] must be None or an integer >= 1, not 0.",
@@ -190,3 +192,33 @@ class TestValidation:
         assert validation_errors({"SEND_QUEUE_MAX_BYTES": 0}) == [
             "REALTIME['SEND_QUEUE_MAX_BYTES'] must be None or an integer >= 1, not 0."
         ]
+
+
+class TestByteBudget:
+    def test_bytes_are_charged_as_well_as_frames(self):
+        clock = Clock()
+        policy = RatePolicy.from_setting(
+            {"rate": 100, "burst": 100, "bytes_rate": 1000, "bytes_burst": 3000,
+             "events": {"free": None}}
+        )  # fmt: skip
+        limiter = ConnectionRateLimiter(policy, clock)
+        assert [limiter.check("x", 1000) for _ in range(4)] == [Verdict.ALLOW] * 3 + [
+            Verdict.REFUSE
+        ]
+        assert limiter.check("free", 10) is Verdict.REFUSE  # unlimited events spend bytes too
+        clock.now += 1.0
+        assert limiter.check("free", 1000) is Verdict.ALLOW
+
+    def test_off_with_none(self):
+        policy = RatePolicy.from_setting({"bytes_rate": None, "bytes_burst": None})
+        assert policy is not None and policy.bytes is None
+        limiter = ConnectionRateLimiter(policy, Clock())
+        assert limiter.check("x", 10**9) is Verdict.ALLOW
+
+    def test_hints_read_without_decoding(self):
+        from realtime.connection.limits import callback_hint, event_hint
+
+        frame = '{"event":"chat","payload":{"t":"' + "x" * 5000 + '"},"callbackId":"c7"}'
+        assert (event_hint(frame), callback_hint(frame)) == ("chat", "c7")
+        assert event_hint('{"payload":1,"event":"chat"}') is None
+        assert event_hint('{"event":"a\\"b"}') is None and callback_hint("{}") is None
