@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Hashable
@@ -9,7 +10,12 @@ from typing import Any
 
 
 class ThrottledLogger:
-    """Wraps a logger; ``log(key, level, msg, ...)`` emits at most once per ``interval``."""
+    """Wraps a logger; ``log(key, level, msg, ...)`` emits at most once per ``interval``.
+
+    Key by the *kind* of problem, never by something a client chooses (its address, a name
+    it sends): distinct keys log once each. The keys kept are bounded: past ``_MAX_KEYS``
+    the least recently used are forgotten, never all at once.
+    """
 
     _MAX_KEYS = 10_000
 
@@ -23,12 +29,13 @@ class ThrottledLogger:
         if not self.logger.isEnabledFor(level):
             return False
         now = time.monotonic()
-        last, suppressed = self._last.get(key, (-float("inf"), 0))
+        last, suppressed = self._last.pop(key, (-float("inf"), 0))  # re-inserted: recent
         if now - last < self.interval:
             self._last[key] = (last, suppressed + 1)
             return False
         if len(self._last) >= self._MAX_KEYS:
-            self._last.clear()
+            for stale in list(itertools.islice(self._last, len(self._last) // 10 or 1)):
+                del self._last[stale]
         self._last[key] = (now, 0)
         if suppressed:
             msg += " (%d similar messages suppressed)"

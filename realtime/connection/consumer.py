@@ -108,7 +108,7 @@ class RealtimeConsumer(AsyncConsumer):
         if not hub.addresses.acquire(address, realtime_settings.MAX_CONNECTIONS_PER_IP):
             metrics.incr("ip_limit_refusals")
             bad_input_log().log(
-                ("ip-limit", address), logging.WARNING, "Too many connections from %s", address
+                "ip-limit", logging.WARNING, "Too many connections from %s", address
             )
             await send({"type": "websocket.close", "code": codes.TOO_MANY_CONNECTIONS.code})
             return

@@ -137,11 +137,34 @@ def attach_flow_control(protocol: Any, socket: Socket) -> bool:
     return True
 
 
+# autobahn's attributes the direct writer reads; autobahn is not pinned and some are private.
+_AUTOBAHN_STATE = ("state", "STATE_OPEN", "_perMessageCompress", "send_queue",
+                   "maxMessagePayloadSize")  # fmt: skip
+_autobahn_ok: bool | None = None  # checked once, on the first connection
+
+
+def autobahn_compatible(protocol: Any) -> bool:
+    """True when ``protocol`` has every attribute the direct writer reads (checked on the
+    first connection only; a missing one turns direct writes off, with one warning)."""
+    global _autobahn_ok
+    if _autobahn_ok is None:
+        missing = [name for name in _AUTOBAHN_STATE if not hasattr(protocol, name)]
+        _autobahn_ok = not missing
+        if missing:
+            logger.warning(
+                "This autobahn has no %s on its WebSocket protocol: direct writes are off "
+                "and every frame takes daphne's path (slower, never wrong)",
+                ", ".join(missing),
+            )
+    return _autobahn_ok
+
+
 def direct_writer(protocol: Any, socket: Socket) -> DirectWriter | None:
     """A writer of finished frames to the transport of an open daphne WebSocket protocol;
-    it tells ``socket`` when the connection is closing (autobahn would refuse the send)."""
+    it tells ``socket`` when the connection is closing (autobahn would refuse the send).
+    None when the transport or autobahn is not the one it was written for."""
     transport = getattr(protocol, "transport", None)
-    if transport is None or not hasattr(protocol, "send_queue"):
+    if transport is None or not autobahn_compatible(protocol):
         return None
     state_open = protocol.STATE_OPEN
     write = transport.write

@@ -322,7 +322,7 @@ class LayerCore:
             return
         self.stats["channel_full_drops"] += 1
         throttled(
-            ("full", channel),
+            "channel-full",
             logging.WARNING,
             "Channel %s is full (capacity %d); dropping a message",
             channel,
@@ -338,7 +338,7 @@ class LayerCore:
             self.stats["channel_full_drops"] += 1
             throttled(("full", channel), logging.WARNING, "Channel %s is full; dropping", channel)
         except Exception as error:
-            throttled(("forward", channel), logging.WARNING, "Forward to %s: %s", channel, error)
+            throttled("forward", logging.WARNING, "Forward to %s: %s", channel, error)
 
     def _health_changed(self, node: RedisNode, kind: str, ok: bool, error: str | None) -> None:
         self.layer.health_changed(self, node, kind, ok, error)

@@ -212,7 +212,9 @@ class RedisNode:
             return
         try:
             await self._confirmed(connection, missing)
-        except (TimeoutError, ConnectionError) as error:
+        except Exception as error:
+            # Timed out, lost, or refused (an ACL's NOPERM): this node's subscriber is down,
+            # reported with the reason, and reconnects; the other nodes carry the traffic.
             self._reset_subscriber(connection, error)
 
     def unsubscribe(self, channels: list[bytes]) -> None:

@@ -113,3 +113,30 @@ async def test_closed_connection_is_not_written(hub):
     assert socket.write_now(OutgoingFrame("late")) is False
     assert await socket.send_text("late") is False
     assert writer.frames == [] and recorder.frames == []
+
+
+def test_an_autobahn_without_its_private_attribute_turns_direct_writes_off(caplog, monkeypatch):
+    # The direct writer reads autobahn's private _perMessageCompress. A protocol object that
+    # lacks it (a renamed attribute in a newer autobahn) gets no writer: every frame takes
+    # daphne's path, with one warning, instead of every send raising.
+    from daphne.ws_protocol import WebSocketProtocol
+
+    from realtime.connection import daphne_fixes
+
+    monkeypatch.setattr(daphne_fixes, "_autobahn_ok", None)
+    renamed = WebSocketProtocol()  # never connected: no _perMessageCompress yet
+    from twisted.internet.testing import StringTransport
+
+    renamed.transport = StringTransport()
+    renamed.send_queue = []
+    renamed.maxMessagePayloadSize = 0
+    with caplog.at_level("WARNING", "realtime"):
+        assert daphne_fixes.direct_writer(renamed, None) is None
+        assert daphne_fixes.direct_writer(renamed, None) is None
+    warnings = [r for r in caplog.records if "direct writes are off" in r.getMessage()]
+    assert len(warnings) == 1 and "_perMessageCompress" in warnings[0].getMessage()
+
+    monkeypatch.setattr(daphne_fixes, "_autobahn_ok", None)
+    renamed._perMessageCompress = None  # what autobahn sets when a connection is made
+    renamed.state = WebSocketProtocol.STATE_OPEN
+    assert daphne_fixes.direct_writer(renamed, None) is not None

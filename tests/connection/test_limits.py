@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.test import override_settings
 
@@ -202,3 +204,17 @@ class TestChargedBeforeDecoding:
         replies = {reply["callbackId"]: reply["payload"] for reply in await read_replies(client, 2)}
         assert replies == {"c0": 0, "c1": RATE_LIMITED}
         assert calls == [0]
+
+
+@override_settings(REALTIME={"MAX_CONNECTIONS_PER_IP": 1})
+async def test_many_addresses_refused_log_once(clients, caplog, monkeypatch):
+    from realtime import throttled_log
+
+    monkeypatch.setattr(throttled_log, "_shared", {})  # no line of earlier tests
+    with caplog.at_level(logging.WARNING, "realtime"):
+        for n in range(30):
+            address = f"2001:db8::{n:x}"
+            await clients(f"/ws/?id=k{n}", client=(address, 1))
+            await clients(f"/ws/?id=r{n}", expect_accept=False, client=(address, 2))
+    lines = [r for r in caplog.records if "Too many connections" in r.getMessage()]
+    assert len(lines) == 1 and metrics.get("ip_limit_refusals") == 30

@@ -193,3 +193,29 @@ async def test_a_subscriber_too_slow_for_its_output_buffer_is_detected_and_resub
     assert server.subscribers(f"{prefix}:g:r-flood") == 1  # resubscribed
     await sender.group_send("r-flood.mine", {"type": "after"})
     assert (await within(receiver.receive(channel), 5, "message after"))["type"] == "after"
+
+
+async def test_a_node_refusing_subscribe_does_not_fail_join_room(redis_nodes, make_layer):
+    # An ACL on one Redis node forbids the group channels: SUBSCRIBE there is refused
+    # (NOPERM). Joining a room must still work through the other node, and the refusing
+    # node's subscriber is reported down (with the reason) instead of raising.
+    from realtime.hub import Hub
+    from tests.test_hub import connect
+
+    open_node, strict = redis_nodes(2)
+    a = Hub(layer=make_layer([open_node, strict]), name="a")
+    b = Hub(layer=make_layer([open_node, strict]), name="b")
+    prefix = a.link.layer.config.prefix
+    strict.call("ACL", "SETUSER", "default", "resetchannels", f"&{prefix}:p:*", f"&{prefix}:c:*")
+    try:
+        await connect(a, "1")
+        _, on_b = await connect(b, "2")
+        await within(b.join_room("chat", "r", "2"), 10, "join_room returned")
+        await a.to_room("chat", "r", "room")
+        await async_wait_until(lambda: on_b.frames == ['{"event":"room"}'], 5, f"{on_b.frames}")
+        health = {n.address: n for n in b.link.layer.health()}
+        assert health[strict.address].subscribe_ok is False
+        assert "NOPERM" in (health[strict.address].last_error or "")
+    finally:
+        await a.stop()
+        await b.stop()
