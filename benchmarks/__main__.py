@@ -29,7 +29,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import cross_calls, failover, fanout, memory, report, request_ack
+from . import cross_calls, failover, fanout, memory, overload, report, request_ack
 from .nodes import SETUPS, raise_open_file_limit
 from .profiles import PROFILES, Profile
 from .ui import Ui
@@ -37,7 +37,7 @@ from .ui import Ui
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SCENARIOS = ("fanout", "requests", "cross", "memory", "failover")
-OPTIONAL_SCENARIOS = ("layers",)
+OPTIONAL_SCENARIOS = ("layers", "overload")
 
 
 def machine() -> dict[str, Any]:
@@ -99,6 +99,8 @@ async def run_scenarios(
             results["memory"] = await memory.run(profile, ui)
         elif name == "failover":
             results["failover"] = await failover.run(profile, workdir, ui)
+        elif name == "overload":
+            results["overload"] = await overload.run(profile, workdir, ui)
         elif name == "layers":
             results["layers"] = _layer_bench(profile, workdir)
         results.setdefault("seconds", {})[name] = round(time.monotonic() - started, 1)

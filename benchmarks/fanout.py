@@ -88,6 +88,7 @@ class FanoutRig:
         redis_cpu = self.cluster.redis_cpu() - redis0
         latencies, seqs = array("d"), array("I")
         lost = duplicates = 0
+        lost_by_node: list[int] = []
         client_share = 0.0
         for number, agent in enumerate(self.receivers):
             counts = await agent.request("collect", path=f"{prefix}.r{number}")
@@ -95,6 +96,7 @@ class FanoutRig:
             if raw:
                 seqs.extend(read_array(f"{prefix}.r{number}.seq", "I"))
             lost += counts["lost"]
+            lost_by_node.append(counts["lost"])
             duplicates += counts["duplicates"] + counts["foreign"]
             client_share = max(client_share, (counts["cpu"] - client0[number]) / (done - started))
         sent_at = read_array(f"{prefix}.sent", "d") if raw else None
@@ -111,6 +113,7 @@ class FanoutRig:
             client_share,
             self.profile.p99_limit_ms,
         )
+        result["lost_by_node"] = lost_by_node
         if raw:
             result["records"] = (seqs, latencies, sent_at, set(sent["refused_ids"]))
         return result

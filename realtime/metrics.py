@@ -7,6 +7,8 @@ the paths that refuse work.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
 
 # The counters, with what each one counts (README, "Security and limits").
@@ -23,12 +25,75 @@ COUNTERS: dict[str, str] = {
     "dropped_frames": "outgoing frames discarded from the queue of a closing connection",
     "sends_to_closing": "frames not sent because their connection was closing or closed",
     "oversize_frames_dropped": "pushes not sent because they exceed MAX_FRAME_BYTES",
+    "busy_refusals": "client events refused with BUSY: MAX_PENDING_HANDLERS were running on "
+    "their connection (under overload: what a node sheds first)",
     "handler_errors": "client event handlers that raised",
     "handler_timeouts": "client event handlers cancelled by their timeout",
     "hook_errors": "@on_disconnect hooks that raised or timed out",
     "node_groups_rejoined": "node-level group memberships the channel layer had dropped and "
     "the node re-added",
 }
+
+
+#: The counters of a node (``realtime.metrics`` and the channel layer's ``stats()`` prefixed
+#: ``layer_``) that count something not delivered: a message, a frame or a client event.
+DROP_COUNTERS: frozenset[str] = frozenset(
+    {
+        "rate_limited_frames",
+        "busy_refusals",
+        "dropped_frames",
+        "sends_to_closing",
+        "oversize_frames_dropped",
+        "layer_channel_full_drops",
+        "layer_group_messages_dropped",
+        "layer_expired",
+        "layer_malformed_dropped",
+        "layer_unsigned_dropped",
+        "layer_unknown_key_dropped",
+        "layer_forged_dropped",
+        "layer_stale_dropped",
+        "layer_replayed_dropped",
+    }
+)
+
+
+def dropped_total(counters: dict[str, int]) -> int:
+    """The sum of a node's :data:`DROP_COUNTERS`."""
+    return sum(value for name, value in counters.items() if name in DROP_COUNTERS)
+
+
+class DropReport:
+    """Logs what a node dropped, per reason, at most once per ``interval`` seconds.
+
+    ``check(counters)`` is called with the node's counters (every announcement); when any
+    :data:`DROP_COUNTERS` grew since the last line, one WARNING names each increase.
+    """
+
+    def __init__(self, logger: logging.Logger, interval: float = 1.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, int] | None = None
+        self._logged_at = -float("inf")
+
+    def check(self, counters: dict[str, int]) -> bool:
+        """Log the drops since the last line if any, and not within ``interval``."""
+        now = time.monotonic()
+        drops = {name: counters[name] for name in DROP_COUNTERS if name in counters}
+        if self._last is None:
+            self._last = drops
+            return False
+        if now - self._logged_at < self.interval:
+            return False
+        grown = {n: v - self._last.get(n, 0) for n, v in drops.items() if v > self._last.get(n, 0)}
+        if not grown:
+            return False
+        self._last, self._logged_at = drops, now
+        self.logger.warning(
+            "Dropped since the last report: %s (realtime_status and the admin status page "
+            "show the totals)",
+            ", ".join(f"{name}={count}" for name, count in sorted(grown.items())),
+        )
+        return True
 
 
 class Metrics:

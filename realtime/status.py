@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .cluster.membership import NodeInfo, redis_healthy, redis_key
+from .metrics import dropped_total
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -18,6 +19,7 @@ def _node_row(info: NodeInfo, hub: Hub, now: float, state: str) -> dict[str, Any
         uptime=max(0.0, now - info.started),
         seen_ago=0.0 if info.name == hub.name else max(0.0, now - info.last_seen),
         is_self=info.name == hub.name,
+        dropped=dropped_total(info.counters or {}),
         redis=[
             {
                 **entry,

@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import signals
 from ..conf import realtime_settings
-from ..metrics import metrics
+from ..metrics import DropReport, metrics
 from ..node.features import LayerFeatures
 from ..node.identity import NodeIdentity
 from ..node.link import NodeLink
@@ -152,6 +152,7 @@ class Membership:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._throttled = ThrottledLogger(logger, 60.0)
+        self._drops = DropReport(logging.getLogger("realtime.drops"))
 
     @property
     def interval(self) -> float:
@@ -213,8 +214,10 @@ class Membership:
 
     async def _announce_loop(self) -> None:
         while True:
+            info = self.own_info()
+            self._drops.check(info.counters or {})
             try:
-                await self.link.publish(names.ALL_NODES_GROUP, Presence(self.own_info().as_dict()))
+                await self.link.publish(names.ALL_NODES_GROUP, Presence(info.as_dict()))
             except Exception:
                 self._throttled.log(
                     "announce", logging.WARNING, "Announcing this node failed", exc_info=True

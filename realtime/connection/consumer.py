@@ -257,6 +257,7 @@ class RealtimeConsumer(AsyncConsumer):
                 socket,
                 event.event,
             )
+            metrics.incr("busy_refusals")
             await ack(error_payload("Too many requests in progress", codes.BUSY))
             return
         task = asyncio.get_running_loop().create_task(

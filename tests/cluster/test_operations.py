@@ -4,6 +4,7 @@ the management commands' errors in single-node mode."""
 from __future__ import annotations
 
 import datetime
+import logging
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from realtime.cluster.health_log import PRUNE_EVERY
 from realtime.hub import Hub
+from realtime.metrics import DROP_COUNTERS
 from realtime.models import HealthEvent
 from realtime.status import cluster_status
 from tests.support.processes import ROOT
@@ -84,6 +86,25 @@ def test_status_of_a_lone_hub():
     )
     assert node["counters"]["slow_client_closes"] == 0
     assert "rate_limit_closes" in status["counters"]
+    assert node["dropped"] == sum(node["counters"].get(name, 0) for name in DROP_COUNTERS)
+
+
+def test_drops_are_summed_per_node_and_logged_once_a_second(caplog):
+    from realtime.metrics import DropReport, dropped_total
+
+    report = DropReport(logging.getLogger("test.drops"), interval=1.0)
+    counters = {"busy_refusals": 0, "layer_channel_full_drops": 0, "layer_published": 10}
+    with caplog.at_level(logging.WARNING, "test.drops"):
+        assert not report.check(counters)  # the first reading is the baseline
+        counters.update(busy_refusals=5, layer_channel_full_drops=2, layer_published=90)
+        assert report.check(counters)
+        counters["busy_refusals"] = 9
+        assert not report.check(counters)  # within the second: counted, not logged yet
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(
+        "Dropped since the last report: busy_refusals=5, layer_channel_full_drops=2"
+    )
+    assert dropped_total(counters) == 11  # traffic counters are not drops
 
 
 @pytest.mark.django_db(transaction=True)

@@ -341,10 +341,14 @@ class TestBadInput:
             await release.wait()
             await ack(data)
 
+        from realtime.metrics import metrics
+
+        before = metrics.get("busy_refusals")
         client = await clients()
         for i in range(3):
             await client.emit("wait", i, f"w{i}")
         assert (await client.json())["payload"]["errorCode"] == "BUSY"
+        assert metrics.get("busy_refusals") == before + 1  # a drop, counted
         release.set()
         replies = {(await client.json())["callbackId"] for _ in range(2)}
         assert replies == {"w0", "w1"}

@@ -79,7 +79,17 @@ class Command(BaseCommand):
         write_table(
             self.stdout,
             f"Server nodes ({len(nodes)} live)",
-            ["node", "state", "host/pid", "uptime", "connections", "users", "rooms", "seen"],
+            [
+                "node",
+                "state",
+                "host/pid",
+                "uptime",
+                "connections",
+                "users",
+                "rooms",
+                "seen",
+                "dropped",
+            ],
             [
                 (
                     n["name"],
@@ -90,6 +100,7 @@ class Command(BaseCommand):
                     n["users"],
                     n["rooms"],
                     f"{n['seen_ago']:.1f}s ago",
+                    n.get("dropped", 0),
                 )
                 for n in nodes
             ],

@@ -35,6 +35,7 @@
       el("td", {}, n.users),
       el("td", {}, n.rooms),
       el("td", {}, n.is_self ? "now" : `${n.seen_ago.toFixed(1)}s ago`),
+      el("td", {}, n.dropped ? badge(String(n.dropped), "warn") : "0"),
       el("td", {}, n.version))));
     $("rt-departed").textContent = data.departed.length
       ? "Recently left: " + data.departed.map((d) => `${d.name} (${duration(d.left_ago)} ago)`).join(", ")
