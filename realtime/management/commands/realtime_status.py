@@ -76,35 +76,7 @@ class Command(BaseCommand):
             write_json(self.stdout, status)
             return
         nodes = status["nodes"]
-        write_table(
-            self.stdout,
-            f"Server nodes ({len(nodes)} live)",
-            [
-                "node",
-                "state",
-                "host/pid",
-                "uptime",
-                "connections",
-                "users",
-                "rooms",
-                "seen",
-                "dropped",
-            ],
-            [
-                (
-                    n["name"],
-                    n["state"],
-                    f"{n['host']}/{n['pid']}",
-                    _seconds(n["uptime"]),
-                    n["connections"],
-                    n["users"],
-                    n["rooms"],
-                    f"{n['seen_ago']:.1f}s ago",
-                    n.get("dropped", 0),
-                )
-                for n in nodes
-            ],
-        )
+        self._nodes(nodes)
         self._counters(status)
         if not status["redis_nodes"]:
             self.stdout.write("No Redis nodes reported.")
@@ -122,6 +94,38 @@ class Command(BaseCommand):
                     ),
                 )
                 for key in status["redis_nodes"]
+            ],
+        )
+
+    def _nodes(self, nodes: list[dict[str, Any]]) -> None:
+        columns = [
+            "node",
+            "state",
+            "host/pid",
+            "uptime",
+            "connections",
+            "users",
+            "rooms",
+            "seen",
+            "dropped",
+        ]
+        write_table(
+            self.stdout,
+            f"Server nodes ({len(nodes)} live)",
+            columns,
+            [
+                (
+                    n["name"],
+                    n["state"],
+                    f"{n['host']}/{n['pid']}",
+                    _seconds(n["uptime"]),
+                    n["connections"],
+                    n["users"],
+                    n["rooms"],
+                    f"{n['seen_ago']:.1f}s ago",
+                    n.get("dropped", 0),
+                )
+                for n in nodes
             ],
         )
 
