@@ -33,7 +33,13 @@ RATES = {
     "smoke": (20, 40),
 }
 # Counters that are not drops (traffic, retries, re-joins).
-NOT_DROPS = {"layer_published", "layer_received", "layer_publish_retries", "send_pauses"}
+NOT_DROPS = {
+    "layer_published",
+    "layer_received",
+    "layer_publish_retries",
+    "send_pauses",
+    "busy_waits",
+}
 
 
 def node_counters(cluster: Cluster) -> dict[str, dict[str, int]]:
@@ -75,29 +81,45 @@ def drops_between(
 
 
 async def run(profile: Profile, workdir: Path, ui: Ui) -> dict[str, Any]:
-    """Every rate of the profile, one step each, with the counters of each step."""
+    """Every rate of the profile, one step each, with the counters of each step, for each
+    of the two answers to an event past MAX_PENDING_HANDLERS: refuse it (BUSY), or hold it
+    and stop reading the publisher (``REALTIME["WHEN_BUSY"] = "wait"``)."""
     rates = RATES.get(profile.name, RATES["quick"])
+    results: dict[str, Any] = {"clients_per_node": profile.clients_per_node, "policies": {}}
+    with ui.task("overload", 2 * (len(rates) + 1)):
+        for policy in ("refuse", "wait"):
+            os.environ["BENCH_WHEN_BUSY"] = policy  # the nodes' settings read it
+            try:
+                results["policies"][policy] = await _run_policy(policy, rates, profile, workdir, ui)
+            finally:
+                os.environ.pop("BENCH_WHEN_BUSY", None)
+    return results
+
+
+async def _run_policy(
+    policy: str, rates: tuple[int, ...], profile: Profile, workdir: Path, ui: Ui
+) -> dict[str, Any]:
     setup = SETUPS["realtime-1"]
     steps: list[dict[str, Any]] = []
-    with ui.task("overload", len(rates) + 1):
-        ui.note(f"overload, {setup.label}: starting 2 nodes and 1 Redis")
-        with running(setup, 2) as cluster:
-            async with agents("receivers-1", "receivers-2", "sender") as (one, two, sender):
-                rig = await make_rig(cluster, [one, two], sender, profile, workdir)
-                await rig.step(rates[0] // 2, profile.warmup_seconds)  # warm-up
-                ui.advance("warm-up")
-                for rate in rates:
-                    before = await asyncio.to_thread(node_counters, cluster)
-                    result = await rig.step(rate, profile.step_seconds)
-                    after = await asyncio.to_thread(node_counters, cluster)
-                    result["counted"] = drops_between(before, after)
-                    result["counters_after"] = after
-                    steps.append(result)
-                    ui.advance(
-                        f"{rate} msg/s: lost {result['lost_by_node']}, counted {result['counted']}"
-                    )
-                logs = {node.server_name: _warnings(node.log_path) for node in cluster.nodes}
-    return {"clients_per_node": profile.clients_per_node, "steps": steps, "node_logs": logs}
+    ui.note(f"overload, WHEN_BUSY={policy}: starting 2 nodes and 1 Redis")
+    with running(setup, 2) as cluster:
+        async with agents("receivers-1", "receivers-2", "sender") as (one, two, sender):
+            rig = await make_rig(cluster, [one, two], sender, profile, workdir)
+            await rig.step(rates[0] // 2, profile.warmup_seconds)  # warm-up
+            ui.advance("warm-up")
+            for rate in rates:
+                before = await asyncio.to_thread(node_counters, cluster)
+                result = await rig.step(rate, profile.step_seconds)
+                after = await asyncio.to_thread(node_counters, cluster)
+                result["counted"] = drops_between(before, after)
+                result["counters_after"] = after
+                steps.append(result)
+                ui.advance(
+                    f"{policy} {rate} msg/s: sent at {result['frames_per_second']:.0f} frames/s, "
+                    f"lost {result['lost_by_node']}, counted {result['counted']}"
+                )
+            logs = {node.server_name: _warnings(node.log_path) for node in cluster.nodes}
+    return {"steps": steps, "node_logs": logs}
 
 
 def _warnings(path: Path, keep: int = 30) -> list[str]:

@@ -64,6 +64,9 @@ else:
 REALTIME = {
     **REALTIME,
     "RATE_LIMIT": None,
+    # The overload scenario compares refusing (BUSY) and holding events past
+    # MAX_PENDING_HANDLERS (BENCH_WHEN_BUSY=wait).
+    "WHEN_BUSY": os.environ.get("BENCH_WHEN_BUSY", "refuse"),
     "GC_FREEZE": env_bool("BENCH_GC_FREEZE", True),
     # Baseline nodes serve the plain Channels app; the realtime app (installed, but unused
     # there) gets a process-local layer so that its hub publishes and announces nothing.

@@ -31,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     "CHANNEL_LAYER": "default",
     # Client events of one connection whose handlers may run at the same time.
     "MAX_PENDING_HANDLERS": 64,
+    # What an event past MAX_PENDING_HANDLERS gets: "refuse" answers BUSY (counted as a
+    # drop); "wait" holds it until a handler finishes and, under daphne, stops reading the
+    # connection meanwhile, so the client is slowed down instead (docs/topics/overload.md).
+    "WHEN_BUSY": "refuse",
     # Seconds a client event handler may run before it is cancelled (None: no limit).
     "HANDLER_TIMEOUT": 30.0,
     # Call gc.freeze() once the server is up: start-up objects leave the collector's scans,
@@ -93,6 +97,7 @@ VALIDATORS: dict[str, tuple[_Validator, str]] = {
     ),
     "CHANNEL_LAYER": (lambda v: isinstance(v, str) and bool(v), "a channel layer alias"),
     "MAX_PENDING_HANDLERS": (is_positive_int, "a positive integer"),
+    "WHEN_BUSY": (lambda v: v in ("refuse", "wait"), "'refuse' or 'wait'"),
     "HANDLER_TIMEOUT": (lambda v: v is None or is_positive_number(v), "None or seconds > 0"),
     "GC_FREEZE": (lambda v: isinstance(v, bool), "True or False"),
     "BAD_FRAME_LOG_INTERVAL": (is_positive_number, "seconds > 0"),

@@ -27,6 +27,8 @@ COUNTERS: dict[str, str] = {
     "oversize_frames_dropped": "pushes not sent because they exceed MAX_FRAME_BYTES",
     "busy_refusals": "client events refused with BUSY: MAX_PENDING_HANDLERS were running on "
     "their connection (under overload: what a node sheds first)",
+    "busy_waits": "client events held until a handler slot freed (WHEN_BUSY 'wait'): their "
+    "connection was not read meanwhile",
     "handler_errors": "client event handlers that raised",
     "handler_timeouts": "client event handlers cancelled by their timeout",
     "hook_errors": "@on_disconnect hooks that raised or timed out",

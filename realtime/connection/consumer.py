@@ -249,22 +249,43 @@ class RealtimeConsumer(AsyncConsumer):
             )
             await ack(error_payload(f"Unknown event {event.event!r}", codes.UNKNOWN_EVENT))
             return
-        if len(self.pending) >= realtime_settings.MAX_PENDING_HANDLERS:
-            bad_input_log().log(
-                "busy",
-                logging.WARNING,
-                "%r has too many handlers running; refusing %r",
-                socket,
-                event.event,
-            )
-            metrics.incr("busy_refusals")
-            await ack(error_payload("Too many requests in progress", codes.BUSY))
+        if not await self._slot_for(socket, event, ack):
             return
         task = asyncio.get_running_loop().create_task(
             self._run_handler(handler, socket, event, ack)
         )
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
+
+    async def _slot_for(self, socket: Socket, event: ClientEvent, ack: Ack) -> bool:
+        """True when a handler of the event may start now (after waiting, with WHEN_BUSY
+        "wait"); False when it was refused with BUSY (counted)."""
+        if len(self.pending) < realtime_settings.MAX_PENDING_HANDLERS:
+            return True
+        if realtime_settings.WHEN_BUSY == "wait":
+            await self._wait_for_a_slot(socket)
+            return True
+        bad_input_log().log(
+            "busy",
+            logging.WARNING,
+            "%r has too many handlers running; refusing %r",
+            socket,
+            event.event,
+        )
+        metrics.incr("busy_refusals")
+        await ack(error_payload("Too many requests in progress", codes.BUSY))
+        return False
+
+    async def _wait_for_a_slot(self, socket: Socket) -> None:
+        """WHEN_BUSY "wait": hold this event until a handler of the connection finishes; the
+        client is not read meanwhile (under daphne), so it is slowed down, not refused."""
+        metrics.incr("busy_waits")
+        socket.pause_reading(True)
+        try:
+            while len(self.pending) >= realtime_settings.MAX_PENDING_HANDLERS:
+                await asyncio.wait(set(self.pending), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            socket.pause_reading(False)
 
     async def _admit(
         self,

@@ -55,6 +55,7 @@ All five are tested against a real daphne process (tests/e2e). Turn them off wit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +64,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from ..wire.frames import OutgoingFrame
-from .socket import FLOW_CONTROL_KEY, DirectWriter, Socket
+from .socket import FLOW_CONTROL_KEY, DirectWriter, ReadControl, Socket
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +158,23 @@ def autobahn_compatible(protocol: Any) -> bool:
                 ", ".join(missing),
             )
     return _autobahn_ok
+
+
+def read_control(protocol: Any) -> ReadControl | None:
+    """Stops and restarts reading the connection's TCP socket (Twisted's ``pauseProducing``
+    and ``resumeProducing`` of the transport): the client's frames then wait in its own
+    send buffer, not in daphne's unbounded queue."""
+    transport = getattr(protocol, "transport", None)
+    pause = getattr(transport, "pauseProducing", None)
+    resume = getattr(transport, "resumeProducing", None)
+    if pause is None or resume is None:
+        return None
+
+    def control(paused: bool) -> None:
+        with contextlib.suppress(Exception):  # a connection being torn down
+            (pause if paused else resume)()
+
+    return control
 
 
 def direct_writer(protocol: Any, socket: Socket) -> DirectWriter | None:
@@ -264,6 +282,7 @@ def install(max_frame_bytes: int) -> bool:
             socket = message[FLOW_CONTROL_KEY]
             attach_flow_control(self, socket)
             socket.attach_writer(direct_writer(self, socket))
+            socket.attach_reader(read_control(self))
             return
         original(self, message)
 

@@ -75,6 +75,9 @@ def check_frame_size(frame: OutgoingFrame) -> None:
     _check_frame_size(frame, realtime_settings.MAX_FRAME_BYTES)
 
 
+# Stops (True) or restarts (False) reading a connection; installed by a server integration.
+ReadControl = Callable[[bool], None]
+
 # Writes a finished frame straight to the connection; False when it cannot (the caller then
 # sends the ASGI message the usual way). Installed by a server integration (daphne_compat).
 DirectWriter = Callable[[OutgoingFrame], bool]
@@ -97,6 +100,7 @@ class Socket:
         "_backlog_size",
         "_flusher",
         "_paused",
+        "_reader",
         "_send",
         "_writer",
         "closed",
@@ -127,6 +131,7 @@ class Socket:
         self._paused = False
         self._flusher: asyncio.Task[None] | None = None
         self._writer: DirectWriter | None = None
+        self._reader: ReadControl | None = None
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} user={self.user_id!r} path={self.path!r}>"
@@ -165,6 +170,19 @@ class Socket:
     def attach_writer(self, writer: DirectWriter | None) -> None:
         """Let the server integration write finished frames directly (see ``write_now``)."""
         self._writer = writer
+
+    def attach_reader(self, reader: ReadControl | None) -> None:
+        """Let the server integration stop and restart reading the client (see
+        :meth:`pause_reading`)."""
+        self._reader = reader
+
+    def pause_reading(self, paused: bool) -> bool:
+        """Stop (``True``) or restart (``False``) reading what the client sends, so that its
+        own send buffer fills and it slows down; False when the server cannot."""
+        if self._reader is None or self.closed:
+            return False
+        self._reader(paused)
+        return True
 
     @property
     def writes_directly(self) -> bool:

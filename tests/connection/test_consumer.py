@@ -353,6 +353,28 @@ class TestBadInput:
         replies = {(await client.json())["callbackId"] for _ in range(2)}
         assert replies == {"w0", "w1"}
 
+    @override_settings(REALTIME={"MAX_PENDING_HANDLERS": 2, "WHEN_BUSY": "wait"})
+    async def test_when_busy_wait_holds_the_event_instead_of_refusing(self, clients, handlers):
+        release = asyncio.Event()
+
+        @on("wait")
+        async def wait(socket, data, ack):
+            await release.wait()
+            await ack(data)
+
+        from realtime.metrics import metrics
+
+        refused, waited = metrics.get("busy_refusals"), metrics.get("busy_waits")
+        client = await clients()
+        for i in range(3):
+            await client.emit("wait", i, f"w{i}")
+        assert await client.nothing(0.2)  # no BUSY: the third waits for a slot
+        release.set()
+        replies = {(await client.json())["callbackId"] for _ in range(3)}
+        assert replies == {"w0", "w1", "w2"}
+        assert metrics.get("busy_refusals") == refused  # nothing dropped
+        assert metrics.get("busy_waits") == waited + 1
+
     @override_settings(REALTIME={"MAX_FRAME_BYTES": 100})
     async def test_oversize_frame_closes_1009(self, clients):
         client = await clients()

@@ -183,3 +183,23 @@ def test_daphne_with_redis_nodes_refuses_the_demo_fallback_key():
         assert "realtime.E008: CHANNEL_LAYERS['default'] signs" in str(failed.value)
     finally:
         server.cleanup()
+
+
+async def test_when_busy_wait_slows_the_client_instead_of_refusing():
+    # Under daphne the connection is not read while its events wait for a handler slot
+    # (Twisted's pauseProducing); every event is answered, none is refused with BUSY.
+    server = DaphneNode(
+        server_name="busy-wait", env={"DJANGO_SETTINGS_MODULE": "tests.e2e.busy_wait_settings"}
+    )
+    server.start()
+    try:
+        async with connect(server.ws_url("/ws/?id=patient")) as ws:
+            for index in range(6):
+                frame = {"event": "sleep", "payload": 0.2, "callbackId": f"s{index}"}
+                await ws.send(json.dumps(frame))
+            replies = [json.loads(await within(ws.recv(), 10, "reply")) for _ in range(6)]
+        assert sorted(reply["callbackId"] for reply in replies) == [f"s{i}" for i in range(6)]
+        assert all(reply["payload"] == {"slept": 0.2} for reply in replies), replies
+        assert "Exception" not in server.log_path.read_text()
+    finally:
+        server.cleanup()
