@@ -53,6 +53,15 @@ class NoHealthyRedisNode(ConnectionError):
     """``send`` found no Redis node that could take the message."""
 
 
+def bus_signer(config: LayerConfig) -> BusSigner | None:
+    """The signer of a layer instance starting now (None when nothing is signed): it refuses
+    what was signed before now, less the clock skew allowed (a replayed capture)."""
+    if not (config.signing and config.nodes):
+        return None
+    not_before = time.time() - config.signing_clock_skew
+    return BusSigner(config.signing_keys, config.signing_max_age, not_before=not_before)
+
+
 def owner_of(channel: str) -> str:
     """The instance id inside a specific channel name ``prefix.<instance>!suffix``."""
     return channel[: channel.index("!")].rpartition(".")[2]
@@ -84,15 +93,7 @@ class LayerCore:
         self.origin = secrets.token_hex(8)
         self.local = LocalChannels(layer.get_capacity, config.expiry)
         self.compressor = Compressor(config.compression, config.compression_threshold)
-        self.signer = (
-            BusSigner(
-                config.signing_keys,
-                config.signing_max_age,
-                not_before=time.time() - config.signing_clock_skew,
-            )
-            if config.signing and config.nodes
-            else None
-        )
+        self.signer = bus_signer(config)
         # Signed: a sequence older than the window is a replay; unsigned: a late copy.
         self.dedupe = Deduplicator(refuse_older=self.signer is not None)
         self.stats: Counter[str] = Counter()
