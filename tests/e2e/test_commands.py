@@ -114,9 +114,12 @@ async def test_redis_add_and_remove_on_every_node(cluster, players):
         added = manage(cluster, "realtime_redis", "add", extra.url)
         assert added.returncode == 0, added.stdout + added.stderr
         assert added.stdout.count("3 Redis nodes now") == 2
-        status = json.loads(manage(cluster, "realtime_status", "--json").stdout)
+        # The nodes now publish on the new Redis node too: a command must read it as well
+        # (an operator adds it to REALTIME_REDIS_NODES), or it may miss their announcements.
+        now = (extra.url,)
+        status = json.loads(manage(cluster, "realtime_status", "--json", extra=now).stdout)
         assert extra.address in status["redis_nodes"]
-        removed = manage(cluster, "realtime_redis", "remove", extra.url)
+        removed = manage(cluster, "realtime_redis", "remove", extra.url, extra=now)
         assert removed.returncode == 0 and removed.stdout.count("2 Redis nodes now") == 2
         status = json.loads(manage(cluster, "realtime_status", "--json").stdout)
         assert extra.address not in status["redis_nodes"]
