@@ -12,11 +12,15 @@ PORT   ?= 8000
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The distribution was called django-realtime before 0.1.0: an older .venv still has that
+# editable install (which also exposed the demo's `project` package); it goes first.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip uninstall -q -y django-realtime 2>/dev/null || true
 	$(BIN)/pip install -q -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip uninstall -q -y django-realtime 2>/dev/null || true
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
