@@ -70,9 +70,10 @@ _CHECKS: Final[dict[str, tuple[Any, str]]] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClientOptions:
-    """Validated options of a :class:`~realtime.client.RealtimeClient` (see the README).
+    """Validated options of a :class:`~realtime.client.RealtimeClient`.
 
-    Durations are seconds. Invalid values raise ``ValueError`` naming every problem.
+    Durations are seconds. Invalid values raise ``ValueError`` naming every problem. Every
+    option is described in docs/reference/python-client.md.
     """
 
     url: str

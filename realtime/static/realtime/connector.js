@@ -96,7 +96,7 @@
 
   /**
    * A reconnecting WebSocket client with heartbeat, events and acknowledged replies.
-   * See the README section "JavaScript client" for every option and event.
+   * See docs/reference/javascript-client.md for every option and event.
    */
   class WebSocketConnector {
     #options;
