@@ -44,7 +44,9 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 
 html_theme = "furo"
 html_title = f"realtime {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# Without one, browsers ask the server for /favicon.ico (a 404 in the console).
+html_favicon = "_static/favicon.svg"
 
 SETTINGS_EXTRA = Path(__file__).resolve().parent / "reference" / "settings-extra.md"
 EXTRA_MARKER = "<!-- settings-extra rows -->"
