@@ -40,6 +40,10 @@ myst_heading_anchors = 4
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+# Type hints name classes unqualified (``from __future__ import annotations``); where two
+# modules define a class of that name (a Socket protocol and the Socket), the link is
+# ambiguous: that is not an error of the docs.
+suppress_warnings = ["ref.python"]
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
 html_theme = "furo"
