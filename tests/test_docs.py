@@ -1,5 +1,6 @@
 """The docs match the code: every setting of ``realtime/conf.py`` and every ``CONFIG`` key of
-the channel layer is in the settings reference, with its default (issue 12)."""
+the channel layer is in the settings reference, with its default, and every system check in
+the checks reference (issue 12)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.support.processes import ROOT
 REFERENCE = ROOT / "docs" / "reference" / "settings.md"
 # Settings added by other changes, folded into the reference when the docs are built.
 EXTRA = ROOT / "docs" / "reference" / "settings-extra.md"
+CHECKS = ROOT / "docs" / "reference" / "checks.md"
 ROW = re.compile(r"^\| `(?P<key>[A-Za-z_]+)` \| (?P<default>[^|]*(?:\\\|[^|]*)*) \|")
 
 
@@ -59,3 +61,11 @@ def test_every_setting_is_in_the_reference_with_its_default(title, defaults):
 def test_the_extra_settings_are_settings():
     unknown = set(extra_rows()) - set(conf.DEFAULTS) - set(config.DEFAULTS)
     assert not unknown, f"settings-extra.md documents unknown settings: {sorted(unknown)}"
+
+
+def test_every_system_check_is_in_the_checks_reference():
+    ids = set(
+        re.findall(r'id="(realtime\.[EW]\d{3})"', (ROOT / "realtime" / "checks.py").read_text())
+    )
+    documented = set(re.findall(r"^\| `(realtime\.[EW]\d{3})` \|", CHECKS.read_text(), re.M))
+    assert ids and documented == ids
