@@ -7,16 +7,20 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test system-deps lint js-test py-test clean
+.PHONY: run test install install-test system-deps lint js-test py-test docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The distribution was called django-realtime before 0.1.0: an older .venv still has that
+# editable install (which also exposed the demo's `project` package); it goes first.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip uninstall -q -y django-realtime 2>/dev/null || true
 	$(BIN)/pip install -q -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip uninstall -q -y django-realtime 2>/dev/null || true
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
@@ -40,10 +44,14 @@ lint: $(VENV)/.installed-test
 js-test: system-deps
 	node --test tests/js/
 
+# The documentation site (Sphinx, MyST Markdown, furo): warnings are errors.
+docs: $(VENV)/.installed-test
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
 py-test: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest
 
-test: $(VENV)/.installed-test system-deps lint js-test py-test
+test: $(VENV)/.installed-test system-deps lint docs js-test py-test
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache test-artifacts
+	rm -rf $(VENV) db.sqlite3 .pytest_cache test-artifacts docs/_build

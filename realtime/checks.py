@@ -18,7 +18,7 @@ from .conf import DEFAULTS, validation_errors
 from .connection.auth import load_authenticator
 from .layers.extensions import missing_members
 
-SETTINGS_HINT = "See the settings reference in README.md."
+SETTINGS_HINT = "See the settings reference: docs/reference/settings.md."
 
 
 def _realtime_value(key: str) -> Any:
@@ -124,7 +124,7 @@ def check_authenticate_hook(app_configs: Any = None, **kwargs: Any) -> list[Erro
             Error(
                 str(exc),
                 hint="Point it at `async def authenticate(scope, params)` returning a user id "
-                "or None; see 'Security and limits' in README.md.",
+                "or None; see docs/topics/security.md.",
                 id="realtime.E004",
             )
         ]
@@ -156,7 +156,7 @@ def check_layer_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         return [
             Error(
                 f"CHANNEL_LAYERS[{alias!r}]: {exc}",
-                hint="Fix the layer's CONFIG; the README's layer reference lists every key.",
+                hint="Fix the layer's CONFIG; docs/reference/settings.md lists every key.",
                 id="realtime.E005",
             )
         ]

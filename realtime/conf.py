@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_LOG_RETENTION_DAYS": 7,
     # Minutes of Redis latency history each node keeps for the status page chart.
     "LATENCY_HISTORY_MINUTES": 5,
-    # -- security and limits (README, "Security and limits") --
+    # -- security and limits (docs/topics/security.md) --
     # Bind the logged-in Django session user (str(user.pk)) when the connection opens.
     "BIND_SESSION_USER": False,
     # Dotted path to ``async def authenticate(scope, params) -> user id | None``; None: off.

@@ -11,7 +11,7 @@ import logging
 import time
 from collections import Counter
 
-# The counters, with what each one counts (README, "Security and limits").
+# The counters, with what each one counts (docs/topics/security.md, "Counters").
 COUNTERS: dict[str, str] = {
     "auth_failures": "connections refused by authentication (4011 or HTTP 403)",
     "auth_timeouts": "connections closed for binding no user within AUTH_TIMEOUT (4011)",

@@ -1,4 +1,6 @@
-"""The reconnect schedule of the original client, as a pure function (PROTOCOL.md section 6).
+"""The reconnect schedule of the original client, as a pure function.
+
+The schedule is section 6 of the protocol reference, docs/reference/protocol.md.
 
 Attempt n waits I for n <= T, else floor(max(I, min(2^(n-T)*I + U*I, M))) milliseconds, with
 T the fast-reconnect threshold, I the fast interval, M the maximum and U uniform in [0, 1).

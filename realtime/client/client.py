@@ -1,7 +1,7 @@
 """The asyncio client's public face: listeners, emit and call, connect and close.
 
 Keeping the connection up is :class:`~realtime.client.connection.ConnectionLoop`'s job; this
-module routes frames to calls and listeners. See the README's "Python client" section for the
+module routes frames to calls and listeners. See docs/reference/python-client.md for the
 options and events.
 """
 

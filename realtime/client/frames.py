@@ -1,4 +1,6 @@
-"""The client side of the wire protocol (PROTOCOL.md section 2): pure encode and decode.
+"""The client side of the wire protocol: pure encode and decode.
+
+The frames are section 2 of the protocol reference, docs/reference/protocol.md.
 
 Client frames are encoded with the server's own strict-JSON encoder (``realtime.wire.protocol``),
 so a payload the server could send (dates, decimals, UUIDs) the client can send too, and

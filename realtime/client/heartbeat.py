@@ -1,4 +1,6 @@
-"""The heartbeat's clock (PROTOCOL.md section 3), pure: when to ping, when the echo is late.
+"""The heartbeat's clock, pure: when to ping, when the echo is late.
+
+The heartbeat is section 3 of the protocol reference, docs/reference/protocol.md.
 
 A ping goes out ``interval`` seconds after the connection opened or after the previous echo;
 the echo is late ``timeout`` seconds after the ping.

@@ -1,4 +1,5 @@
-"""The client's options: PROTOCOL.md section 6 in snake_case, durations in seconds (floats).
+"""The client's options: section 6 of docs/reference/protocol.md in snake_case, durations
+in seconds (floats).
 
 The JavaScript client counts milliseconds (``pingInterval: 10000``); this client counts
 seconds (``ping_interval=10.0``). Event payloads that carry durations (``pong`` latency,
@@ -14,7 +15,7 @@ from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 
 # Close codes after which the client never reconnects: manual close, forced logout,
-# authentication failure, kicked (PROTOCOL.md section 5).
+# authentication failure, kicked (docs/reference/protocol.md section 5).
 DEFAULT_NO_RECONNECT_CODES: Final = frozenset({4001, 4010, 4011, 4012})
 
 ParamValue = str | int | float | bool
@@ -69,9 +70,10 @@ _CHECKS: Final[dict[str, tuple[Any, str]]] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClientOptions:
-    """Validated options of a :class:`~realtime.client.RealtimeClient` (see the README).
+    """Validated options of a :class:`~realtime.client.RealtimeClient`.
 
-    Durations are seconds. Invalid values raise ``ValueError`` naming every problem.
+    Durations are seconds. Invalid values raise ``ValueError`` naming every problem. Every
+    option is described in docs/reference/python-client.md.
     """
 
     url: str

@@ -1,4 +1,4 @@
-"""Cross-server events: server nodes call each other and collect the replies.
+"""Cross-server events: server nodes call each other and collect the replies::
 
     @on_cross_server("reindex")
     async def reindex(message, reply):          # message.sender, message.payload

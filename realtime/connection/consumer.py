@@ -1,4 +1,4 @@
-"""The WebSocket consumer: one per connection, speaking protocol v1 (PROTOCOL.md).
+"""The WebSocket consumer: one per connection, speaking protocol v1 (docs/reference/protocol.md).
 
 At the handshake it applies the per-address connection limit and the authentication step
 (``realtime.connection.auth``), both before accepting. Then it runs the ``@on_connect``

@@ -3,7 +3,7 @@
 Client events and lifecycle hooks live in separate registries, so a client frame named
 ``connect``/``connection``/``close``/``disconnect`` can never run a lifecycle hook (the seed's
 identity-hijack defect). Handlers are registered with decorators in a ``realtime_handlers``
-module of any installed app; those modules are imported when Django starts.
+module of any installed app; those modules are imported when Django starts::
 
     from realtime import on, on_connect
 

@@ -1,9 +1,8 @@
 """What the management commands share: an observer hub in a fresh loop, argument parsing,
-and output as rich tables for people or JSON for scripts."""
+and output as plain-text tables for people or JSON for scripts."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -13,8 +12,6 @@ from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from django.core.management.base import CommandError, OutputWrapper
-from rich.console import Console
-from rich.table import Table
 
 from ..cluster.queries import learn_membership
 from ..hub import Hub, set_hub
@@ -80,15 +77,23 @@ def write_json(stdout: OutputWrapper, data: Any) -> None:
     stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
+def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table: the title, a header, a rule, one line per row, columns aligned."""
+    cells = [[str(column) for column in columns]]
+    cells += [[str(cell).replace("\n", " ") for cell in row] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            value.ljust(width) for value, width in zip(values, widths, strict=True)
+        ).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([title, line(cells[0]), rule, *(line(values) for values in cells[1:])])
+
+
 def write_table(
     stdout: OutputWrapper, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Print a table (plain text when not on a terminal)."""
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(cell) for cell in row))
-    buffer = io.StringIO()
-    Console(file=buffer, width=140, force_terminal=stdout.isatty()).print(table)
-    stdout.write(buffer.getvalue().rstrip("\n"))
+    """Print a table followed by a blank line."""
+    stdout.write(format_table(title, columns, rows) + "\n")

@@ -1,4 +1,4 @@
-"""The client wire protocol v1 (PROTOCOL.md): a pure codec, no I/O.
+"""The client wire protocol v1 (docs/reference/protocol.md): a pure codec, no I/O.
 
 Client -> server frames are decoded into a :class:`ClientEvent` (or the :data:`HEARTBEAT`
 marker); server -> client frames are encoded as compact, strict JSON text, byte for byte as

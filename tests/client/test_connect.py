@@ -1,5 +1,5 @@
 """The Python client against a real daphne node: connecting, close codes and when it
-reconnects, handshake options, and the README example."""
+reconnects, handshake options, and the example of the Python client reference."""
 
 from __future__ import annotations
 
@@ -165,8 +165,8 @@ async def test_frames_over_max_frame_bytes_close_1009_and_reconnect(demo_node, m
 
 
 def readme_example() -> str:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Python client") :]
+    """The first example of the Python client reference (docs/reference/python-client.md)."""
+    section = (ROOT / "docs" / "reference" / "python-client.md").read_text()
     return section[section.index("```python\n") + 10 : section.index("```\n")]
 
 
@@ -180,7 +180,7 @@ async def test_readme_example_runs_against_a_real_node(demo_node):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    stdout, stderr = await within(process.communicate(), 30, "the README example hung")
+    stdout, stderr = await within(process.communicate(), 30, "the docs example hung")
     assert process.returncode == 0, stderr.decode()
     lines = stdout.decode().splitlines()
     reply = "{'msg': 'I am a callback for your say event'}"

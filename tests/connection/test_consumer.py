@@ -1,5 +1,5 @@
-"""RealtimeConsumer over WebsocketCommunicator: PROTOCOL.md sections 2 and 3, byte for byte,
-and every bad-input case of the Foundation issue."""
+"""RealtimeConsumer over WebsocketCommunicator: sections 2 and 3 of docs/reference/protocol.md,
+byte for byte, and every bad-input case of the Foundation issue."""
 
 from __future__ import annotations
 

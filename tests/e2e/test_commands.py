@@ -94,6 +94,27 @@ async def test_server_command_shows_every_reply(cluster, players):
     assert table.returncode == 0 and "Replies (2 of 2 expected)" in table.stdout
 
 
+@pytest.mark.parametrize("first", [True, False], ids=["json-first", "json-last"])
+async def test_every_command_prints_json_with_the_flag_before_or_after(cluster, players, first):
+    def json_of(name: str, *argv: str):
+        line = ["--json", *argv] if first else [*argv, "--json"]
+        done = manage(cluster, name, *line)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert json_of("realtime_emit", "user", "5", "dm", '{"n": 1}') == {
+        "event": "dm",
+        "sent": True,
+        "to": "user 5",
+    }
+    await players["5"].wait_pushes(1)
+    assert players["5"].pushes == [{"event": "dm", "payload": {"n": 1}}]
+    called = json_of("realtime_emit", "server", "ping", "--timeout", "3")
+    assert called["success"] and sorted(called["responses"]) == ["n1", "n2"]
+    status = json_of("realtime_status", "--wait", "1.5")
+    assert sorted(node["name"] for node in status["nodes"]) == ["n1", "n2"]
+
+
 async def test_status_command(cluster, players):
     done = manage(cluster, "realtime_status", "--json")
     assert done.returncode == 0, done.stderr
@@ -114,15 +135,23 @@ async def test_redis_add_and_remove_on_every_node(cluster, players):
         added = manage(cluster, "realtime_redis", "add", extra.url)
         assert added.returncode == 0, added.stdout + added.stderr
         assert added.stdout.count("3 Redis nodes now") == 2
-        # The nodes now publish on the new Redis node too: a command must read it as well
-        # (an operator adds it to REALTIME_REDIS_NODES), or it may miss their announcements.
-        now = (extra.url,)
-        status = json.loads(manage(cluster, "realtime_status", "--json", extra=now).stdout)
-        assert extra.address in status["redis_nodes"]
-        removed = manage(cluster, "realtime_redis", "remove", extra.url, extra=now)
-        assert removed.returncode == 0 and removed.stdout.count("2 Redis nodes now") == 2
-        status = json.loads(manage(cluster, "realtime_status", "--json").stdout)
+        status = manage(cluster, "realtime_status", "--json", extra=(extra.url,))
+        assert extra.address in json.loads(status.stdout)["redis_nodes"]
+        # While the nodes use it, the commands must read it too (announcements and replies
+        # may travel through it): their settings list it, as the docs say.
+        removed = manage(
+            cluster, "realtime_redis", "remove", extra.url, "--json", extra=(extra.url,)
+        )
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        result = json.loads(removed.stdout)
+        assert result["success"] and sorted(result["responses"]) == ["n1", "n2"]
+        assert {reply["nodes"] for reply in result["responses"].values()} == {2}
+        status = json.loads(manage(cluster, "realtime_status", "--json", "--wait", "3").stdout)
         assert extra.address not in status["redis_nodes"]
+        again = manage(cluster, "realtime_redis", "--json", "add", extra.url)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert {r["nodes"] for r in json.loads(again.stdout)["responses"].values()} == {3}
+        manage(cluster, "realtime_redis", "remove", extra.url, extra=(extra.url,))
     finally:
         extra.cleanup()
 

@@ -89,7 +89,7 @@ describe("options", () => {
     assert.equal(calls[0][0].errorCode, "CALLBACK_TIMEOUT");
   });
 
-  it("computes the default backoff schedule of PROTOCOL.md section 6", () => {
+  it("computes the default backoff schedule of docs/reference/protocol.md section 6", () => {
     const low = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => WebSocketConnector.reconnectDelay(n, {}, 0));
     assert.deepEqual(low, [3000, 3000, 3000, 6000, 12000, 24000, 48000, 96000, 120000, 120000]);
     const high = [4, 5, 6, 7, 8, 9].map((n) => WebSocketConnector.reconnectDelay(n, {}, 0.9999));

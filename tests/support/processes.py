@@ -55,6 +55,8 @@ class ServerProcess:
     name = "server"
     # Run in the child before it starts (e.g. to die with the parent); None: nothing.
     preexec: Callable[[], None] | None = None
+    # The working directory of the process (the checkout, unless a test needs it elsewhere).
+    cwd: Path = ROOT
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -79,7 +81,7 @@ class ServerProcess:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.command(),
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,4 +1,5 @@
-"""The pure codec of protocol v1, with literal expected values (PROTOCOL.md section 2)."""
+"""The pure codec of protocol v1, with literal expected values (section 2 of
+docs/reference/protocol.md)."""
 
 from __future__ import annotations
 

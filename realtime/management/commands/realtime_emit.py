@@ -6,6 +6,8 @@ manage.py realtime_emit users ID[,ID...] EVENT [JSON]
 manage.py realtime_emit room NAMESPACE ROOM EVENT [JSON] [--exclude ID ...]
 manage.py realtime_emit server EVENT [JSON] [--target NAME ...] [--except-self]
                                            [--expect N] [--timeout SECONDS]
+
+``--json`` (and Django's common options) may come before or after the sub-command.
 """
 
 from __future__ import annotations
@@ -13,45 +15,87 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ...hub import Hub
 from ...wire.protocol import MISSING
+from ..base import ClusterCommand
 from ..cluster_cli import check_event, parse_payload, run_with_hub, write_json, write_table
 
+EXAMPLES = {
+    "broadcast": """manage.py realtime_emit broadcast serverSay '{"msg": "back at 22:00"}'""",
+    "user": """manage.py realtime_emit user 42 say '{"msg": "hi"}'""",
+    "users": """manage.py realtime_emit users 3,10,25 say '{"msg": "hi"}' --json""",
+    "room": """manage.py realtime_emit room chat 1000 say '{"msg": "hi"}' --exclude 7""",
+    "server": """manage.py realtime_emit server reindex '{"full": true}' --json --timeout 3""",
+}
 
-class Command(BaseCommand):
+
+class Command(ClusterCommand):
     """``realtime_emit``: broadcast / user / users / room pushes and server calls."""
 
-    help = "Push an event to clients, or call server nodes, through the cluster."
-    # System checks are about server nodes (e.g. their server names); a command talking to
-    # the cluster would only repeat them on every run.
-    requires_system_checks: list[str] = []
+    help = (
+        "Push an event to clients, or call server nodes, through the cluster.\n"
+        "The JSON payload is optional: without it the push has no payload key."
+    )
+    examples = "\n".join(f"  {line}" for line in EXAMPLES.values())
 
     def add_arguments(self, parser: CommandParser) -> None:
         """One sub-command per kind of target."""
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         sub = parser.add_subparsers(dest="target", required=True, parser_class=CommandParser)
-        broadcast = sub.add_parser("broadcast", help="every connection on every node")
+        broadcast = self.add_subcommand(
+            sub, "broadcast", "every connection on every node", EXAMPLES["broadcast"]
+        )
         self._event_args(broadcast)
-        user = sub.add_parser("user", help="every connection of one user")
+        user = self.add_subcommand(sub, "user", "every connection of one user", EXAMPLES["user"])
         user.add_argument("user_id")
         self._event_args(user)
-        users = sub.add_parser("users", help="every connection of several users")
+        users = self.add_subcommand(
+            sub, "users", "every connection of several users", EXAMPLES["users"]
+        )
         users.add_argument("user_ids", help="comma-separated user ids")
         self._event_args(users)
-        room = sub.add_parser("room", help="every member of a room")
+        room = self.add_subcommand(sub, "room", "every member of a room", EXAMPLES["room"])
         room.add_argument("namespace")
         room.add_argument("room")
         self._event_args(room)
-        room.add_argument("--exclude", action="append", default=[], metavar="ID")
-        server = sub.add_parser("server", help="call @on_cross_server handlers and show replies")
+        room.add_argument(
+            "--exclude",
+            action="append",
+            default=[],
+            metavar="ID",
+            help="a user id not to push to (repeat for several)",
+        )
+        server = self.add_subcommand(
+            sub, "server", "call @on_cross_server handlers and show replies", EXAMPLES["server"]
+        )
+        self._server_args(server)
+
+    @staticmethod
+    def _server_args(server: CommandParser) -> None:
         server.add_argument("event")
         server.add_argument("payload", nargs="?", help="JSON payload")
-        server.add_argument("--target", action="append", dest="targets", metavar="NAME")
-        server.add_argument("--except-self", action="store_true")
-        server.add_argument("--expect", type=int, metavar="N")
-        server.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS")
+        server.add_argument(
+            "--target",
+            action="append",
+            dest="targets",
+            metavar="NAME",
+            help="call this node only (repeat for several; default: every live node)",
+        )
+        server.add_argument(
+            "--except-self", action="store_true", help="exclude the caller's own node"
+        )
+        server.add_argument(
+            "--expect", type=int, metavar="N", help="replies to wait for (default: live nodes)"
+        )
+        server.add_argument(
+            "--timeout",
+            type=float,
+            default=5.0,
+            metavar="SECONDS",
+            help="how long to wait for replies (default: 5)",
+        )
 
     @staticmethod
     def _event_args(parser: CommandParser) -> None:

@@ -13,11 +13,12 @@ import dataclasses
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ...cluster.operations import REDIS_ADD, REDIS_REMOVE
 from ...hub import Hub
 from ...layers.addresses import redact as redact_url
+from ..base import ClusterCommand
 from ..cluster_cli import run_with_hub, write_json, write_table
 
 
@@ -55,19 +56,29 @@ def _scrub(text: str, url: str) -> str:
     return text.replace(password, "***") if password else text
 
 
-class Command(BaseCommand):
+class Command(ClusterCommand):
     """``realtime_redis add|remove URL``."""
 
-    help = "Add or remove a Redis node on every live server node."
-    # System checks are about server nodes (e.g. their server names); a command talking to
-    # the cluster would only repeat them on every run.
-    requires_system_checks: list[str] = []
+    help = (
+        "Add or remove a Redis node on every live server node, while traffic flows.\n"
+        "The change lives in the running processes: also update REALTIME_REDIS_NODES."
+    )
+    examples = (
+        "  manage.py realtime_redis add redis://10.0.0.7:6379/0\n"
+        "  manage.py realtime_redis remove redis://10.0.0.5:6379/0 --json"
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         """``add`` or ``remove``, then the URL."""
         parser.add_argument("action", choices=["add", "remove"])
         parser.add_argument("url")
-        parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=10.0,
+            metavar="SECONDS",
+            help="how long to wait for every node's answer (default: 10)",
+        )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from ...hub import Hub
 from ...status import cluster_status
+from ..base import ClusterCommand
 from ..cluster_cli import run_with_hub, write_json, write_table
 
 
@@ -45,13 +46,11 @@ def _nonzero_counters(status: dict[str, Any]) -> list[str]:
     ]
 
 
-class Command(BaseCommand):
+class Command(ClusterCommand):
     """``realtime_status``: the admin status page's data as tables (or ``--json``)."""
 
-    help = "Show the live server nodes and the health of every Redis node."
-    # System checks are about server nodes (e.g. their server names); a command talking to
-    # the cluster would only repeat them on every run.
-    requires_system_checks: list[str] = []
+    help = "Show the live server nodes, their counters and the health of every Redis node."
+    examples = "  manage.py realtime_status\n  manage.py realtime_status --json --wait 3"
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Options."""

@@ -54,7 +54,7 @@
     return { error: error, errorCode: errorCode };
   }
 
-  // Reconnect delay in ms for attempt n (1-based); u is uniform in [0, 1). PROTOCOL.md section 6.
+  // Reconnect delay in ms for attempt n (1-based); u is uniform in [0, 1). docs/reference/protocol.md section 6.
   function reconnectDelay(n, options, u) {
     var fast = options.fastReconnectInterval;
     var threshold = options.fastReconnectThreshold;
@@ -96,7 +96,7 @@
 
   /**
    * A reconnecting WebSocket client with heartbeat, events and acknowledged replies.
-   * See the README section "JavaScript client" for every option and event.
+   * See docs/reference/javascript-client.md for every option and event.
    */
   class WebSocketConnector {
     #options;
