@@ -34,6 +34,13 @@ COUNTERS: dict[str, str] = {
     "hook_errors": "@on_disconnect hooks that raised or timed out",
     "node_groups_rejoined": "node-level group memberships the channel layer had dropped and "
     "the node re-added",
+    "recoveries": "reconnecting clients whose session was restored (docs/topics/recovery.md)",
+    "recovery_refusals": "reconnecting clients told they were not recovered (window passed, "
+    "history trimmed or lost, wrong token)",
+    "history_failures": "pushes that could not be kept in history (the next one starts a new "
+    "epoch, so no client is silently left with a gap)",
+    "recovery_held_drops": "live pushes dropped while a connection was restored (over 10 000 "
+    "held; that client is then closed and recovers again)",
 }
 
 

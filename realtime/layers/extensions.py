@@ -26,6 +26,9 @@ RUNTIME_NODES: Final = "realtime.runtime_nodes"
 #: ``group_has_member(group, channel)``: whether a channel of this process is still a member
 #: (long-lived members re-assert what the layer dropped).
 MEMBERSHIP: Final = "realtime.membership"
+#: ``async storage()``: plain Redis commands on the layer's nodes, for data kept there
+#: (connection state recovery); None when the layer has no Redis node.
+STORAGE: Final = "realtime.storage"
 
 
 class Locality(Protocol):
@@ -77,6 +80,13 @@ class Membership(Protocol):
         """True when ``channel`` (of this process) is a member of ``group``."""
 
 
+class Storage(Protocol):
+    """The :data:`STORAGE` extension."""
+
+    async def storage(self) -> Any:
+        """A :class:`~realtime.layers.storage.LayerStorage` of the running loop, or None."""
+
+
 #: The methods or attributes each extension promises.
 REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     LOCALITY: ("is_process_local",),
@@ -84,6 +94,7 @@ REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     HEALTH: ("health", "stats", "set_excluded_nodes"),
     RUNTIME_NODES: ("add_node", "remove_node", "seal_secret", "unseal_secret"),
     MEMBERSHIP: ("group_has_member",),
+    STORAGE: ("storage",),
 }
 
 

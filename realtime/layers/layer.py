@@ -30,6 +30,7 @@ from .health import NodeHealth
 from .redis_node import RedisNode
 from .signals import redis_health_changed
 from .signing import seal, unseal
+from .storage import LayerStorage
 from .transports import InProcessBus, RedisNodes
 
 logger = logging.getLogger("realtime.layers")
@@ -50,6 +51,7 @@ class MultiRedisChannelLayer(BaseChannelLayer):
         extensions.HEALTH,
         extensions.RUNTIME_NODES,
         extensions.MEMBERSHIP,
+        extensions.STORAGE,
     ]
     #: True with zero nodes: nothing leaves this process (set per instance from CONFIG).
     is_process_local: bool = True
@@ -169,6 +171,19 @@ class MultiRedisChannelLayer(BaseChannelLayer):
             if core.starting is not None and not core.starting.done():
                 await asyncio.gather(core.starting, return_exceptions=True)
             await core.close()
+
+    async def storage(self) -> LayerStorage | None:
+        """Plain Redis commands on this layer's nodes for the running loop (see
+        :class:`~realtime.layers.storage.LayerStorage`); None with zero nodes."""
+        if self.is_process_local:
+            return None
+        core = await self._core()
+        transport = core.transport
+        return (
+            LayerStorage(transport, self.config.prefix)
+            if isinstance(transport, RedisNodes)
+            else None
+        )
 
     # -- health and runtime changes ------------------------------------------------------
 

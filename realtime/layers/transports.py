@@ -64,6 +64,8 @@ class RedisNodes:
         self._counter = 0
         self._cache: dict[bytes, list[str]] = {}
         self.retries = 0
+        # Times each node's publisher went down (see LayerStorage.generation).
+        self.downs: dict[str, int] = {}
 
     async def start(self) -> None:
         """Connect every node's publisher (each gives up after one failed attempt)."""
@@ -76,6 +78,8 @@ class RedisNodes:
     def on_health(self, node: RedisNode, kind: str, ok: bool, error: str | None) -> None:
         """A node changed health: forget cached routes, tell the layer."""
         self._cache.clear()
+        if kind == "publisher" and not ok:
+            self.downs[node.address] = self.downs.get(node.address, 0) + 1
         self._on_health(node, kind, ok, error)
 
     def snapshot(self) -> list[NodeHealth]:

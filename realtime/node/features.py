@@ -38,6 +38,7 @@ class LayerFeatures:
     has_member: Callable[[str, str], Awaitable[bool]] | None = None
     seal_secret: Callable[[str], str] | None = None
     unseal_secret: Callable[[str], str] | None = None
+    storage: Callable[[], Awaitable[Any]] | None = None
 
     @classmethod
     def of(cls, layer: Any) -> LayerFeatures:
@@ -67,6 +68,7 @@ class LayerFeatures:
             has_member=offered(extensions.MEMBERSHIP, "group_has_member"),
             seal_secret=offered(extensions.RUNTIME_NODES, "seal_secret"),
             unseal_secret=offered(extensions.RUNTIME_NODES, "unseal_secret"),
+            storage=offered(extensions.STORAGE, "storage"),
         )
 
 
