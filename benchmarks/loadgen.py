@@ -142,7 +142,8 @@ class Agent:
 
         async def one(number: int) -> LeanSocket:
             async with gate:
-                return await self._connect(f"{url}?id={prefix}{number}", room, heartbeat)
+                joiner = "&" if "?" in url else "?"
+                return await self._connect(f"{url}{joiner}id={prefix}{number}", room, heartbeat)
 
         opened = await asyncio.gather(*(one(n) for n in range(first, first + count)))
         self.sockets.extend(opened)
@@ -207,7 +208,10 @@ class Agent:
     ) -> dict[str, Any]:
         """Push ``count`` room messages at ``rate`` per second; wait for their replies."""
         if self.sender is None:
-            self.sender = await open_socket(f"{url}?id=bench-sender", self.sender_replies.on_frame)
+            joiner = "&" if "?" in url else "?"
+            self.sender = await open_socket(
+                f"{url}{joiner}id=bench-sender", self.sender_replies.on_frame
+            )
         replies = self.sender_replies
         ok0, errors0 = replies.ok, replies.errors
         ids0, codes0 = len(replies.error_ids), replies.error_codes.copy()

@@ -7,6 +7,7 @@ channel layer and app options made by the harness through environment variables.
                        first of those nodes (for the plain Channels baseline app)
     BENCH_REDUNDANCY   the layer's ``redundancy`` (default 1)
     BENCH_GC_FREEZE    REALTIME["GC_FREEZE"] (default on, as in production)
+    BENCH_RECOVERY     REALTIME["RECOVERY"] (default on, as in production)
 
 Benchmarks push many events through one connection, so the per-connection rate limit
 (``REALTIME["RATE_LIMIT"]``, on by default) is turned off here: the sender must not be
@@ -68,6 +69,7 @@ REALTIME = {
     # MAX_PENDING_HANDLERS (BENCH_WHEN_BUSY=wait).
     "WHEN_BUSY": os.environ.get("BENCH_WHEN_BUSY", "refuse"),
     "GC_FREEZE": env_bool("BENCH_GC_FREEZE", True),
+    "RECOVERY": env_bool("BENCH_RECOVERY", True),
     # Baseline nodes serve the plain Channels app; the realtime app (installed, but unused
     # there) gets a process-local layer so that its hub publishes and announces nothing.
     "CHANNEL_LAYER": _HUB_LAYER,

@@ -279,3 +279,23 @@ def refuse_to_serve_with_errors() -> None:
             "realtime: the server cannot start with these errors of `manage.py check`:\n"
             + "\n".join(lines)
         )
+
+
+@register(Tags.compatibility)
+def check_recovery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """realtime.W004: recovery is on but the layer can keep no history across nodes."""
+    if validation_errors(getattr(settings, "REALTIME", {})) or not _realtime_value("RECOVERY"):
+        return []
+    alias, config = _layer_config()
+    if config is None or _our_layer(config) or _layer_is_process_local(config):
+        return []
+    return [
+        Warning(
+            f"REALTIME['RECOVERY'] is on but CHANNEL_LAYERS[{alias!r}] is not "
+            f"realtime.layers.MultiRedisChannelLayer: there is nowhere to keep history and "
+            f"sessions, so clients are never recovered.",
+            hint="Use realtime.layers.MultiRedisChannelLayer, or set REALTIME['RECOVERY'] to "
+            "False.",
+            id="realtime.W004",
+        )
+    ]

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .history_setting import policy_errors
 from .rate_limit_setting import DEFAULT_RATE_LIMIT, rate_limit_errors
 from .validators import is_dotted_path, is_positive_int, is_positive_number, none_or
 
@@ -76,6 +77,14 @@ DEFAULTS: dict[str, Any] = {
     # Frames / bytes held for a client that stopped reading before it is closed with 4008.
     "SEND_QUEUE_MAX_FRAMES": 1000,
     "SEND_QUEUE_MAX_BYTES": 1024 * 1024,
+    # -- connection state recovery (docs/topics/recovery.md) --
+    # Our clients (JS connector, Python client) get a session they can recover on reconnect.
+    "RECOVERY": True,
+    # Seconds a closed session stays recoverable, on any node.
+    "RECOVERY_WINDOW": 120.0,
+    # History kept per stream: key "*" (default), a room namespace, "@users", "@broadcast";
+    # value {"size": pushes, "ttl": seconds} or None for no history.
+    "HISTORY": {"*": {"size": 1000, "ttl": 300}},
 }
 
 _Validator = Callable[[Any], bool]
@@ -120,11 +129,14 @@ VALIDATORS: dict[str, tuple[_Validator, str]] = {
     "HEALTH_LOG": (lambda v: isinstance(v, bool), "True or False"),
     "HEALTH_LOG_RETENTION_DAYS": (is_positive_number, "days > 0"),
     "LATENCY_HISTORY_MINUTES": (is_positive_number, "minutes > 0"),
+    "RECOVERY": (lambda v: isinstance(v, bool), "True or False"),
+    "RECOVERY_WINDOW": (is_positive_number, "seconds > 0"),
 }
 
 # Settings with a structure of their own explain every problem themselves.
 STRUCTURED_VALIDATORS: dict[str, Callable[[Any], list[str]]] = {
     "RATE_LIMIT": rate_limit_errors,
+    "HISTORY": policy_errors,
 }
 
 

@@ -40,10 +40,13 @@ from .node.features import LayerFeatures
 from .node.identity import NodeIdentity, Role
 from .node.link import NodeLink
 from .node.registry import LocalRegistry, RoomKey
+from .recovery.attach import HubRecovery
+from .recovery.streams import BROADCAST_STREAM, room_stream, user_stream
 from .wire import codes, names
 from .wire import node_messages as msg
 from .wire.frames import OutgoingFrame
 from .wire.protocol import MISSING, encode_push, encode_reply
+from .wire.recovery import RecoveryRequest
 
 __all__ = ["Hub", "UserNotBound", "UserNotConnected", "get_hub", "set_hub"]
 
@@ -65,6 +68,11 @@ def _room_key(namespace: str, room: Any) -> RoomKey:
     if not isinstance(namespace, str) or not namespace:
         raise ValueError(f"room namespace must be a non-empty string, not {namespace!r}")
     return namespace, str(room)
+
+
+def _recovery_settings() -> tuple[bool, float, dict[str, Any]]:
+    settings = realtime_settings
+    return settings.RECOVERY, settings.RECOVERY_WINDOW, settings.HISTORY
 
 
 def _freeze_gc_once() -> None:
@@ -92,12 +100,17 @@ class Hub:
         # The process-wide handler registry unless a test gives this hub its own.
         self.handlers = handlers or registry
         self.local = LocalRegistry()
-        self.fanout = FanOut(self.local)
         # Open connections per client address (REALTIME["MAX_CONNECTIONS_PER_IP"]).
         self.addresses = ConnectionsPerAddress()
         if layer is MISSING:
             layer = get_channel_layer(realtime_settings.CHANNEL_LAYER)
-        self.link = NodeLink(LayerFeatures.of(layer), self.identity.instance_id, self._on_node)
+        features = LayerFeatures.of(layer)
+        self.link = NodeLink(features, self.identity.instance_id, self._on_node)
+        # Connection state recovery (realtime.recovery): history, sessions, our clients.
+        self.history = HubRecovery(
+            self, deliver, features.storage, self.link.enabled, _recovery_settings
+        )
+        self.fanout = FanOut(self.local, self.history.send)
         self.cluster = Membership(self.identity, self.link, self._counts)
         self.cross_server = CrossServer(
             self.identity, self.link, self.cluster, self.handlers.cross_server.get
@@ -171,10 +184,21 @@ class Hub:
             await self.start_node()
 
     async def unregister(self, socket: Socket) -> None:
-        """Forget a closed connection, its user binding and, with it, room memberships."""
+        """Forget a closed connection, its user binding and, with it, room memberships
+        (a recovering client's session is kept first, while its pushes are still noted)."""
+        await self.history.suspend(socket)
         user_id = socket.user_id
         user_gone, emptied = self.local.remove_socket(socket)
+        self.history.detach(socket)
         await self._sync_after_unbind(user_id, user_gone, emptied)
+
+    async def follow(self, socket: Socket) -> RecoveryRequest | None:
+        """Before registering a connection: the recovery request of one of our clients."""
+        return await self.history.follow(socket)
+
+    async def resume(self, socket: Socket, request: RecoveryRequest, auth_user: Any) -> bool:
+        """Welcome a followed connection, restoring its session if it can; True if it did."""
+        return await self.history.resume(socket, request, auth_user)
 
     async def bind_user(self, user_id: Any, socket: Socket, kick_previous: bool = False) -> None:
         """Bind ``socket`` to ``user_id``; with ``kick_previous`` close the user's other
@@ -272,15 +296,19 @@ class Hub:
     async def broadcast(self, event: str, data: Any = MISSING) -> None:
         """Push to every connection on every node."""
         frame = _push_frame(event, data)
-        await self.fanout.to_all(frame)
-        await self.link.publish(names.ALL_NODES_GROUP, msg.ToAll(frame))
+        position = await self.history.keep(BROADCAST_STREAM, frame)
+        await self.fanout.to_all(frame, position)
+        await self.link.publish(names.ALL_NODES_GROUP, msg.ToAll(frame, position))
 
     async def to_user(self, user_id: Any, event: str, data: Any = MISSING) -> None:
         """Push to every connection of one user, whatever node it is on."""
         user_id = str(user_id)
         frame = _push_frame(event, data)
-        await self.fanout.to_users((user_id,), frame)
-        await self.link.publish(names.user_group(user_id), msg.ToUsers([user_id], frame))
+        position = await self.history.keep(user_stream(user_id), frame)
+        positions = {user_id: position} if position is not None else None
+        await self.fanout.to_users((user_id,), frame, positions)
+        message = msg.ToUsers([user_id], frame, positions)
+        await self.link.publish(names.user_group(user_id), message)
 
     async def to_users(self, user_ids: Iterable[Any], event: str, data: Any = MISSING) -> None:
         """Push to every connection of several users with one message per node."""
@@ -289,9 +317,10 @@ class Hub:
             await self.to_user(ids[0], event, data)
             return
         frame = _push_frame(event, data)
-        await self.fanout.to_users(ids, frame)
+        positions = await self.history.keep_users(ids, frame) or None
+        await self.fanout.to_users(ids, frame, positions)
         if ids:
-            await self.link.publish(names.ALL_NODES_GROUP, msg.ToUsers(ids, frame))
+            await self.link.publish(names.ALL_NODES_GROUP, msg.ToUsers(ids, frame, positions))
 
     async def to_room(
         self,
@@ -305,8 +334,10 @@ class Hub:
         key = _room_key(namespace, room)
         excluded = [str(user_id) for user_id in exclude]
         frame = _push_frame(event, data)
-        await self.fanout.to_room(key, frame, excluded)
-        await self.link.publish(names.room_group(*key), msg.ToRoom(*key, frame, excluded))
+        position = await self.history.keep(room_stream(*key), frame, excluded)
+        await self.fanout.to_room(key, frame, excluded, position)
+        message = msg.ToRoom(*key, frame, excluded, position)
+        await self.link.publish(names.room_group(*key), message)
 
     async def deliver(self, sockets: list[Any], frame: str) -> int:
         """Hand one finished frame to local connections; returns how many got it."""

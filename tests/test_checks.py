@@ -45,7 +45,7 @@ def test_e003_process_local_layer_with_several_workers(monkeypatch):
     )
 
 
-@override_settings(CHANNEL_LAYERS=REDIS, REALTIME={})
+@override_settings(CHANNEL_LAYERS=REDIS, REALTIME={"RECOVERY": False})
 def test_w001_cluster_without_server_name():
     assert messages() == [
         (
@@ -56,9 +56,31 @@ def test_w001_cluster_without_server_name():
     ]
 
 
-@override_settings(CHANNEL_LAYERS=REDIS, REALTIME={"SERVER_NAME": "node-a"})
+@override_settings(CHANNEL_LAYERS=REDIS, REALTIME={"SERVER_NAME": "node-a", "RECOVERY": False})
 def test_w001_silent_with_a_name():
     assert messages() == []
+
+
+@override_settings(CHANNEL_LAYERS=REDIS, REALTIME={"SERVER_NAME": "node-a"})
+def test_w004_recovery_without_our_layer():
+    assert messages() == [
+        (
+            "realtime.W004",
+            "REALTIME['RECOVERY'] is on but CHANNEL_LAYERS['default'] is not "
+            "realtime.layers.MultiRedisChannelLayer: there is nowhere to keep history and "
+            "sessions, so clients are never recovered.",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "history",
+    [{"*": {"size": 0}}, {"chat": {"sizes": 1}}, {"": None}, [1]],
+    ids=["zero", "unknown-key", "empty-name", "not-a-dict"],
+)
+def test_e001_bad_history_setting(history):
+    with override_settings(REALTIME={"HISTORY": history}):
+        assert [m[0] for m in messages()] == ["realtime.E001"]
 
 
 @override_settings(REALTIME={"HEARTBEAT_MESSAGE": "ping"})

@@ -16,10 +16,20 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from realtime.wire.recovery import RECOVERY_PARAM, PositionTracker, encode_request
+
 from .calls import PendingCalls
 from .connection import ConnectionLoop
 from .errors import ClientClosed, ConnectFailed, ConnectionLost, NotConnected, ServerError
-from .frames import LIFECYCLE_EVENTS, Push, Reply, check_event, decode_server_frame, encode_event
+from .frames import (
+    LIFECYCLE_EVENTS,
+    Push,
+    Reply,
+    check_event,
+    decode_server_frame,
+    decode_welcome,
+    encode_event,
+)
 from .listeners import Listener, ListenerRunner, Listeners
 from .options import ClientOptions
 from .session import Closed
@@ -47,7 +57,13 @@ class RealtimeClient:
             on_text=self._on_text,
             on_closed=self._connection_closed,
             on_give_up=self._gave_up,
+            extra_params=self._recovery_params if self.options.recovery else None,
+            greet=self._greet if self.options.recovery else None,
         )
+        self._positions = PositionTracker()
+        #: True when the open connection restored the previous one's session (rooms, user,
+        #: missed pushes); set before the ``open`` event fires.
+        self.recovered = False
         self._closing = False
         self._event_waiters: set[asyncio.Future[Any]] = set()
 
@@ -245,8 +261,38 @@ class RealtimeClient:
 
     # -- frames ---------------------------------------------------------------------------
 
+    # -- recovery (docs/topics/recovery.md) ------------------------------------------------
+
+    def _recovery_params(self) -> dict[str, str]:
+        return {RECOVERY_PARAM: encode_request(self._positions.request())}
+
+    async def _greet(self, ws: ClientConnection) -> str | None:
+        """Read the server's welcome frame before ``open`` fires (bounded by open_timeout);
+        returns the first frame when it was something else."""
+        self.recovered = False
+        try:
+            async with asyncio.timeout(self.options.open_timeout):
+                text = await ws.recv()
+        except TimeoutError:
+            logger.info("No welcome frame from %s: recovery is not available", self.options.url)
+            return None
+        welcome = decode_welcome(text) if isinstance(text, str) else None
+        if welcome is None:  # a server without recovery: an ordinary frame
+            return text if isinstance(text, str) else None
+        session, token, recovered = welcome
+        self._positions.welcome(session, token, recovered)
+        self.recovered = recovered
+        return None
+
     def _on_text(self, text: str) -> None:
         frame = decode_server_frame(text)
+        if (
+            isinstance(frame, Push)
+            and frame.position is not None
+            and not self._positions.note(*frame.position)
+        ):
+            logger.debug("Dropped a push received twice: %r", frame.position)
+            return
         if isinstance(frame, Reply):
             if not self._calls.resolve(frame.callback_id, frame.payload):
                 logger.debug("Dropped a reply for unknown call %r", frame.callback_id)

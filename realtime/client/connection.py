@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -41,8 +41,14 @@ class ConnectionLoop:
         on_text: Callable[[str], None],
         on_closed: Callable[[Closed], None],
         on_give_up: Callable[[ConnectFailed], None],
+        extra_params: Callable[[], dict[str, str]] | None = None,
+        greet: Callable[[ClientConnection], Awaitable[str | None]] | None = None,
     ) -> None:
         self.options = options
+        # Recovery (see RealtimeClient): params for the next connect, and the read of the
+        # server's welcome frame before "open" fires.
+        self._extra_params = extra_params
+        self._greet = greet
         self._fire = fire
         self._on_text = on_text
         self._on_closed = on_closed
@@ -162,8 +168,9 @@ class ConnectionLoop:
         options = self.options
         extra = {} if options.ssl is None else {"ssl": options.ssl}
         try:
+            extra_params = self._extra_params() if self._extra_params is not None else None
             ws = await connect(
-                options.connection_url(),
+                options.connection_url(extra_params),
                 origin=options.origin,  # type: ignore[arg-type]  # websockets' Origin is a str
                 additional_headers=options.headers,
                 open_timeout=options.open_timeout,
@@ -176,6 +183,7 @@ class ConnectionLoop:
             logger.info("Connecting to %s failed: %s", options.url, exc)
             self._fire("error", exc)
             return None
+        leftover = await self._greet(ws) if self._greet is not None else None
         self.ws = ws
         self.session = Session(
             ws,
@@ -191,6 +199,8 @@ class ConnectionLoop:
             if not waiter.done():
                 waiter.set_result(None)
         self._fire("open")
+        if leftover is not None:  # the first frame was no welcome: handle it as usual
+            self.session.handle(leftover)
         return self.session
 
     def _closed(self, closed: Closed) -> None:

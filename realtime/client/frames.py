@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from realtime.wire.protocol import MAX_CALLBACK_ID_LENGTH, to_json
+from realtime.wire.recovery import read_position, read_welcome
 
 # The client's own lifecycle events. A server push with one of these names never reaches
 # their listeners (the server refuses to send them, see REFUSED_PUSH_EVENTS; the client is
@@ -39,6 +40,8 @@ class Push:
 
     event: str
     payload: Any
+    # (stream, epoch, offset) for a client that takes part in recovery.
+    position: tuple[str, str, int] | None = None
 
 
 def check_event(event: Any) -> str:
@@ -77,5 +80,14 @@ def decode_server_frame(text: str) -> Reply | Push | None:
         return Reply(callback_id, frame.get("payload"))
     event = frame.get("event")
     if isinstance(event, str) and event:
-        return Push(event, frame.get("payload"))
+        return Push(event, frame.get("payload"), read_position(frame))
     return None
+
+
+def decode_welcome(text: str) -> tuple[str, str, bool] | None:
+    """``(session, token, recovered)`` of the server's welcome frame, None for other frames."""
+    try:
+        frame = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return read_welcome(frame) if isinstance(frame, dict) else None

@@ -65,6 +65,7 @@ _CHECKS: Final[dict[str, tuple[Any, str]]] = {
         lambda v: v is None or isinstance(v, ssl_module.SSLContext),
         "None or an ssl.SSLContext",
     ),
+    "recovery": (lambda v: isinstance(v, bool), "True or False"),
 }
 
 
@@ -95,6 +96,7 @@ class ClientOptions:
     headers: Mapping[str, str] = field(default_factory=dict)
     max_frame_bytes: int | None = 16 * 1024 * 1024
     ssl: ssl_module.SSLContext | None = None
+    recovery: bool = True
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -105,9 +107,9 @@ class ClientOptions:
         object.__setattr__(self, "headers", dict(self.headers))
         object.__setattr__(self, "no_reconnect_codes", frozenset(self.no_reconnect_codes))
 
-    def connection_url(self) -> str:
-        """``url`` with ``custom_params`` appended to its query string, form-encoded."""
-        query = encode_params(self.custom_params)
+    def connection_url(self, extra: Mapping[str, Any] | None = None) -> str:
+        """``url`` with ``custom_params`` (and ``extra``) appended to its query string."""
+        query = encode_params({**self.custom_params, **(extra or {})})
         if not query:
             return self.url
         if "?" not in self.url:

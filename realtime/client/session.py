@@ -108,6 +108,10 @@ class Session:
         self.fire("pong-timeout")
         return await close_connection(self.ws, PONG_TIMEOUT_CODE, PONG_TIMEOUT_REASON)
 
+    def handle(self, message: str | bytes) -> None:
+        """Handle one received frame (also the first one, read before the session ran)."""
+        self._on_message(message)
+
     def _on_message(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
             # Browsers get binary frames as Blobs and ignore them; so does this client.

@@ -22,6 +22,7 @@ from ..conf import realtime_settings
 from ..metrics import metrics
 from ..wire import codes
 from ..wire.protocol import HEARTBEAT, ClientEvent, MalformedFrame, decode_frame, error_payload
+from ..wire.recovery import RecoveryRequest
 from .acks import Ack
 from .auth import AuthResult, authenticate
 from .handlers import Registry
@@ -54,6 +55,13 @@ class ConnectionOwner(SocketOwner, Protocol):
 
     async def unregister(self, socket: Socket) -> None:
         """Forget a closed connection."""
+
+    async def follow(self, socket: Socket) -> RecoveryRequest | None:
+        """Before registering: the recovery request of a client that takes part in
+        connection state recovery (its pushes are held until :meth:`resume`)."""
+
+    async def resume(self, socket: Socket, request: RecoveryRequest, auth_user: Any) -> bool:
+        """Welcome such a client, restoring its session if it can; True when it did."""
 
 
 def _no_owner() -> ConnectionOwner:
@@ -130,9 +138,11 @@ class RealtimeConsumer(AsyncConsumer):
         timer = None
         if realtime_settings.AUTH_TIMEOUT is not None:
             timer = AuthDeadline(socket, realtime_settings.AUTH_TIMEOUT)
+        request = await hub.follow(socket)
         await hub.register(socket)
         try:
-            if auth.user_id is not None:
+            recovered = request is not None and await hub.resume(socket, request, auth.user_id)
+            if auth.user_id is not None and not recovered:
                 await socket.bind(auth.user_id)
             if await run_connect_hooks(socket, hub.handlers.connect_hooks, deadline):
                 await self._serve(socket, receive)

@@ -91,7 +91,11 @@ class Socket:
         params: query-string parameters (str, or list of str for repeated keys).
         path: the URL path without leading slashes.
         user_id: the user id bound with :meth:`bind`, or None.
-        state: a dict for the application's own per-connection data.
+        state: a dict for the application's own per-connection data (kept across a
+            recovered reconnect when it is JSON-serialisable).
+        recovered: True when this connection restored the session of a client that
+            reconnected (user binding, rooms, state and missed pushes); see
+            ``docs/topics/recovery.md``.
         flow_controlled: True when the server reports when the client stops reading.
     """
 
@@ -109,6 +113,7 @@ class Socket:
         "id",
         "params",
         "path",
+        "recovered",
         "scope",
         "state",
         "user_id",
@@ -123,6 +128,8 @@ class Socket:
         self.path = parse_path(scope.get("path", ""))
         self.user_id: str | None = None
         self.state: dict[str, Any] = {}
+        # True in @on_connect when the session of a reconnecting client was restored.
+        self.recovered = False
         self.closed = False
         self.flow_controlled = False
         # None while frames go straight out (the fast path); a deque while held back.

@@ -9,14 +9,19 @@ that stopped reading.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from ..conf import realtime_settings
 from ..metrics import metrics
 from ..throttled_log import ThrottledLogger
 from ..wire.frames import FrameTooLarge, OutgoingFrame, check_frame_size
-from ..wire.node_messages import ToAll, ToRoom, ToUsers
+from ..wire.node_messages import Position, ToAll, ToRoom, ToUsers
 from .registry import LocalRegistry, Socket
+
+# Sends one push to local connections given its history position (None: not kept); the
+# hub hands over recovery's, which adds the position to the frames of clients that track it.
+PushSender = Callable[[list[Any], str, Any], Awaitable[int]]
 
 logger = logging.getLogger(__name__)
 _failures = ThrottledLogger(logger, 10.0)
@@ -55,29 +60,51 @@ async def deliver(sockets: Iterable[Socket], frame: str) -> int:
     return sent
 
 
+async def _plain(sockets: list[Any], frame: str, position: Any) -> int:
+    return await deliver(sockets, frame)
+
+
 class FanOut:
     """Delivers pushes to this node's connections, as addressed by a publish."""
 
-    def __init__(self, registry: LocalRegistry) -> None:
+    def __init__(self, registry: LocalRegistry, send: PushSender | None = None) -> None:
         self.registry = registry
+        self.send = send or _plain
 
-    async def to_all(self, frame: str) -> int:
+    async def to_all(self, frame: str, position: Position | None = None) -> int:
         """Every local connection."""
-        return await deliver(list(self.registry.sockets.values()), frame)
+        return await self.send(list(self.registry.sockets.values()), frame, position)
 
-    async def to_users(self, user_ids: Iterable[str], frame: str) -> int:
-        """Every local connection of these users."""
-        return await deliver(self.registry.users_sockets(user_ids), frame)
+    async def to_users(
+        self, user_ids: Iterable[str], frame: str, positions: dict[str, Position] | None = None
+    ) -> int:
+        """Every local connection of these users (each with its own history position)."""
+        if not positions:
+            return await self.send(self.registry.users_sockets(user_ids), frame, None)
+        sent = 0
+        for user_id in user_ids:
+            sockets = list(self.registry.user_sockets(user_id))
+            if sockets:
+                sent += await self.send(sockets, frame, positions.get(user_id))
+        return sent
 
-    async def to_room(self, key: tuple[str, str], frame: str, exclude: Iterable[str] = ()) -> int:
+    async def to_room(
+        self,
+        key: tuple[str, str],
+        frame: str,
+        exclude: Iterable[str] = (),
+        position: Position | None = None,
+    ) -> int:
         """Every local connection of the room's members but the excluded user ids."""
-        return await deliver(self.registry.room_sockets(key, frozenset(exclude)), frame)
+        sockets = self.registry.room_sockets(key, frozenset(exclude))
+        return await self.send(sockets, frame, position)
 
     async def on_message(self, message: ToAll | ToUsers | ToRoom) -> None:
         """Deliver what another node published to this one."""
         if isinstance(message, ToAll):
-            await self.to_all(message.frame)
+            await self.to_all(message.frame, message.position)
         elif isinstance(message, ToUsers):
-            await self.to_users(message.user_ids, message.frame)
+            await self.to_users(message.user_ids, message.frame, message.positions)
         else:
-            await self.to_room((message.namespace, message.room), message.frame, message.exclude)
+            key = (message.namespace, message.room)
+            await self.to_room(key, message.frame, message.exclude, message.position)

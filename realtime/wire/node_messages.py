@@ -41,19 +41,25 @@ class MalformedNodeMessage(ValueError):
     """A node message of a known type lacks a field or has one of the wrong kind."""
 
 
+# A push's place in its history stream: (stream, epoch, offset); see realtime.wire.recovery.
+Position: TypeAlias = tuple[str, str, int]
+
+
 @_message("realtime.all")
 class ToAll(_Message):
-    """Deliver ``frame`` to every connection of every node."""
+    """Deliver ``frame`` to every connection of every node (kept at ``position``)."""
 
     frame: str
+    position: Position | None = None
 
 
 @_message("realtime.users")
 class ToUsers(_Message):
-    """Deliver ``frame`` to every connection of these users."""
+    """Deliver ``frame`` to every connection of these users (each user's position)."""
 
     user_ids: list[str]
     frame: str
+    positions: dict[str, Position] | None = None
 
 
 @_message("realtime.room")
@@ -64,6 +70,7 @@ class ToRoom(_Message):
     room: str
     frame: str
     exclude: list[str] = field(default_factory=list)
+    position: Position | None = None
 
 
 @_message("realtime.kick")
@@ -136,10 +143,22 @@ def _encode_presence(m: Presence) -> dict[str, Any]:
     return {"node": m.node, "leaving": True} if m.leaving else {"node": m.node}
 
 
+def _with_position(out: dict[str, Any], position: Any) -> dict[str, Any]:
+    # Only pushes kept in history carry "h"; older nodes ignore the key.
+    if position:
+        out["h"] = list(position) if isinstance(position, tuple) else position
+    return out
+
+
 _ENCODERS: Final[dict[type, Callable[[Any], dict[str, Any]]]] = {
-    ToAll: lambda m: {"f": m.frame},
-    ToUsers: lambda m: {"ids": m.user_ids, "f": m.frame},
-    ToRoom: lambda m: {"ns": m.namespace, "room": m.room, "x": m.exclude, "f": m.frame},
+    ToAll: lambda m: _with_position({"f": m.frame}, m.position),
+    ToUsers: lambda m: _with_position(
+        {"ids": m.user_ids, "f": m.frame},
+        {uid: list(p) for uid, p in m.positions.items()} if m.positions else None,
+    ),
+    ToRoom: lambda m: _with_position(
+        {"ns": m.namespace, "room": m.room, "x": m.exclude, "f": m.frame}, m.position
+    ),
     Kick: lambda m: {"user": m.user_id},
     ClientReply: lambda m: {"i": m.instance, "s": m.socket_id, "f": m.frame},
     Presence: _encode_presence,
@@ -148,10 +167,14 @@ _ENCODERS: Final[dict[type, Callable[[Any], dict[str, Any]]]] = {
 }
 
 _DECODERS: Final[dict[str, Callable[[dict[str, Any]], NodeMessage]]] = {
-    ToAll.TYPE: lambda d: ToAll(_str(d, "f")),
-    ToUsers.TYPE: lambda d: ToUsers(_str_list(d, "ids"), _str(d, "f")),
+    ToAll.TYPE: lambda d: ToAll(_str(d, "f"), _position(d, d.get("h"))),
+    ToUsers.TYPE: lambda d: ToUsers(_str_list(d, "ids"), _str(d, "f"), _positions(d)),
     ToRoom.TYPE: lambda d: ToRoom(
-        _str(d, "ns"), _str(d, "room"), _str(d, "f"), _str_list(d, "x", [])
+        _str(d, "ns"),
+        _str(d, "room"),
+        _str(d, "f"),
+        _str_list(d, "x", []),
+        _position(d, d.get("h")),
     ),
     Kick.TYPE: lambda d: Kick(_str(d, "user")),
     ClientReply.TYPE: lambda d: ClientReply(_str(d, "i"), _str(d, "s"), _str(d, "f")),
@@ -212,6 +235,30 @@ def _str_list(data: dict[str, Any], key: str, default: list[str] | None = None) 
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise MalformedNodeMessage(f"{data.get('type')} field {key!r} is not a list of strings")
     return value
+
+
+def _position(data: dict[str, Any], value: Any) -> Position | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and isinstance(value[1], str)
+        and isinstance(value[2], int)
+        and not isinstance(value[2], bool)
+    ):
+        return value[0], value[1], value[2]
+    raise MalformedNodeMessage(f"{data.get('type')} field 'h' is not [stream, epoch, offset]")
+
+
+def _positions(data: dict[str, Any]) -> dict[str, Position] | None:
+    value = data.get("h")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise MalformedNodeMessage(f"{data.get('type')} field 'h' is not a map")
+    return {str(uid): _position(data, item) for uid, item in value.items()}  # type: ignore[misc]
 
 
 def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -25,7 +25,9 @@ const OBJECT_MEMBERS = [
 function start(t, options = {}) {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 0 });
   const Fake = fakeWebSocketClass();
-  const client = new WebSocketConnector({ url: "ws://test/ws/", WebSocket: Fake, ...options });
+  const client = new WebSocketConnector({
+    url: "ws://test/ws/", WebSocket: Fake, recovery: false, ...options,
+  });
   const events = [];
   for (const name of LIFECYCLE) client.on(name, (...args) => events.push([name, ...args]));
   return {
@@ -595,5 +597,67 @@ describe("heartbeat", () => {
     assert.deepEqual(socket().sent, []);
     tick(1);
     assert.deepEqual(socket().sent, [""]);
+  });
+});
+
+describe("connection state recovery", () => {
+  const WELCOME = '{"rt":{"session":"s1","token":"t1","recovered":false}}';
+
+  function query(socket) {
+    return new URL(socket.url).searchParams;
+  }
+
+  it("asks for a session and fires open once the welcome says it was not recovered", (t) => {
+    const env = start(t, { recovery: true, customParams: { id: 7 } });
+    assert.equal(query(env.socket()).get("rt-recovery"), "{}");
+    assert.equal(query(env.socket()).get("id"), "7");
+    env.socket().accept();
+    assert.deepEqual(env.named("open"), []);
+    env.socket().receive(WELCOME);
+    assert.deepEqual(env.named("open"), [["open", { recovered: false }]]);
+    assert.deepEqual(env.named("message"), []); // the welcome is the connector's own
+    assert.equal(env.client.recovered, false);
+  });
+
+  it("reconnects with its place in every stream, drops duplicates, reports recovery", (t) => {
+    const env = start(t, { recovery: true });
+    const got = [];
+    env.client.on("say", (payload) => got.push(payload));
+    env.socket().accept();
+    env.socket().receive(WELCOME);
+    for (const offset of [1, 2, 4, 2]) {
+      env.socket().receive(JSON.stringify({ event: "say", payload: offset, rt: ["r", "E", offset] }));
+    }
+    assert.deepEqual(got, [1, 2, 4]);
+    env.socket().serverClose(1006);
+    env.tick(3000);
+    const request = JSON.parse(query(env.socket()).get("rt-recovery"));
+    assert.deepEqual(request, { id: "s1", token: "t1", streams: { r: ["E", 4, [3]] } });
+    env.socket().accept();
+    env.socket().receive('{"rt":{"session":"s2","token":"t2","recovered":true}}');
+    assert.deepEqual(env.named("open").at(-1), ["open", { recovered: true }]);
+    assert.equal(env.client.recovered, true);
+    env.socket().receive(JSON.stringify({ event: "say", payload: 3, rt: ["r", "E", 3] }));
+    env.socket().receive(JSON.stringify({ event: "say", payload: 4, rt: ["r", "E", 4] }));
+    assert.deepEqual(got, [1, 2, 4, 3]);
+  });
+
+  it("opens at the first frame when a server sends no welcome", (t) => {
+    const env = start(t, { recovery: true, welcomeTimeout: 500 });
+    const got = [];
+    env.client.on("say", (payload) => got.push(payload));
+    env.socket().accept();
+    env.socket().receive('{"event":"say","payload":1}');
+    assert.deepEqual(env.named("open"), [["open", { recovered: false }]]);
+    assert.deepEqual(got, [1]);
+  });
+
+  it("opens after welcomeTimeout when a server sends nothing", (t) => {
+    const quiet = start(t, { recovery: true, welcomeTimeout: 500 });
+    quiet.socket().accept();
+    quiet.tick(499);
+    assert.deepEqual(quiet.named("open"), []);
+    quiet.tick(1);
+    assert.deepEqual(quiet.named("open"), [["open", { recovered: false }]]);
   });
 });

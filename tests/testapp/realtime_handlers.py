@@ -11,6 +11,7 @@ from typing import Any
 
 from realtime import (
     CrossServerMessage,
+    broadcast,
     cluster_room_members,
     emit_cross_server,
     notify_cross_server,
@@ -18,6 +19,8 @@ from realtime import (
     on_connect,
     on_cross_server,
     reply_to_client,
+    to_room,
+    to_user,
     where_is,
 )
 from realtime.conf import server_name
@@ -146,3 +149,36 @@ async def stall_node_reader(socket: Socket, data: Any, ack: Ack) -> Any:
 
     hub.handle_node_message = slow  # type: ignore[method-assign]
     return {"stalling": data}
+
+
+@on("rec.join")
+async def recovery_join(socket: Socket, data: Any, ack: Ack) -> Any:
+    """Join room ``data`` of namespace ``rec`` (recovery tests)."""
+    await socket.join("rec", data)
+    return {"joined": data}
+
+
+@on("rec.push")
+async def recovery_push(socket: Socket, data: Any, ack: Ack) -> None:
+    """Push ``data`` to room ``data["to"]``, user ``data["to"]`` or everyone (``kind``)."""
+    kind = data["kind"]
+    if kind == "room":
+        await to_room("rec", data["to"], "recRoom", data)
+    elif kind == "user":
+        await to_user(data["to"], "recUser", data)
+    else:
+        await broadcast("recAll", data)
+
+
+@on("rec.info")
+async def recovery_info(socket: Socket, data: Any, ack: Ack) -> Any:
+    """What the server restored: recovered flag, user, rooms, state."""
+    if data:
+        socket.state.update(data)
+    return {
+        "recovered": socket.recovered,
+        "user": socket.user_id,
+        "rooms": sorted(list(room) for room in socket.rooms),
+        "state": socket.state,
+        "server": server_name(),
+    }

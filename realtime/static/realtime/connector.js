@@ -46,7 +46,79 @@
     noReconnectCodes: [4001, 4010, 4011, 4012],
     // A WebSocket constructor for environments without a global one (Node.js: require("ws")).
     WebSocket: null,
+    // Connection state recovery: after a reconnect the server restores the user, rooms and
+    // every missed push, and `open` reports {recovered: true}. docs/topics/recovery.md
+    recovery: true,
+    // How long to wait for the server's welcome frame before `open` fires anyway.
+    welcomeTimeout: 5000,
   };
+
+  var RECOVERY_PARAM = "rt-recovery";
+  var WINDOW = 32; // holes below the top a client reports (wire/recovery.py WINDOW)
+
+  // Where this client stopped in every stream: the same algorithm as PositionTracker in
+  // realtime/wire/recovery.py (the Python client's).
+  function PositionTracker() {
+    this.session = null;
+    this.token = null;
+    this.streams = new Map(); // stream -> {epoch, top, first, seen: Set}
+  }
+
+  PositionTracker.prototype.welcome = function (session, token, recovered) {
+    this.session = session;
+    this.token = token;
+    if (!recovered) this.streams.clear();
+  };
+
+  // False when the push was received already (a duplicate).
+  PositionTracker.prototype.note = function (stream, epoch, offset) {
+    var known = this.streams.get(stream);
+    if (!known || known.epoch !== epoch) {
+      this.streams.set(stream, { epoch: epoch, top: offset, first: offset, seen: new Set() });
+      return true;
+    }
+    if (offset === known.top || known.seen.has(offset) || offset <= known.top - WINDOW) {
+      return false;
+    }
+    if (offset < known.top) {
+      known.seen.add(offset);
+      known.first = Math.min(known.first, offset);
+      return true;
+    }
+    known.seen.add(known.top);
+    known.top = offset;
+    known.seen.forEach(function (seen) {
+      if (seen <= offset - WINDOW) known.seen.delete(seen);
+    });
+    return true;
+  };
+
+  PositionTracker.prototype.request = function () {
+    if (!this.session || !this.token) return "{}";
+    var streams = {};
+    this.streams.forEach(function (known, name) {
+      var missing = [];
+      for (var o = Math.max(known.first + 1, known.top - WINDOW + 1); o < known.top; o++) {
+        if (!known.seen.has(o)) missing.push(o);
+      }
+      streams[name] = [known.epoch, known.top, missing];
+    });
+    return JSON.stringify({ id: this.session, token: this.token, streams: streams });
+  };
+
+  function isPosition(value) {
+    return Array.isArray(value) && value.length === 3 && typeof value[0] === "string" &&
+      typeof value[1] === "string" && Number.isInteger(value[2]);
+  }
+
+  function welcomeOf(frame) {
+    var body = frame && typeof frame === "object" && !("event" in frame) ? frame.rt : null;
+    if (!body || typeof body !== "object" || typeof body.session !== "string" ||
+        typeof body.token !== "string") {
+      return null;
+    }
+    return body;
+  }
 
   function noop() {}
 
@@ -112,6 +184,10 @@
     #pongTimer = null;
     #errorTimer = null;
     #pingSentAt = 0;
+    #positions = new PositionTracker();
+    #welcoming = false;
+    #welcomeTimer = null;
+    #recovered = false;
 
     constructor(options) {
       var given = options || {};
@@ -125,6 +201,11 @@
       merged.noReconnectCodes = new Set(merged.noReconnectCodes);
       this.#options = merged;
       this.#connect();
+    }
+
+    /** True when the open connection restored the previous one's session (see `open`). */
+    get recovered() {
+      return this.#recovered;
     }
 
     /** True from a lost connection until the next open (or until reconnection stops). */
@@ -280,8 +361,13 @@
         throw new Error("WebSocketConnector: no global WebSocket; pass the WebSocket option");
       }
       var ws;
+      var params = this.#options.customParams;
+      if (this.#options.recovery) {
+        params = Object.assign({}, params);
+        params[RECOVERY_PARAM] = this.#positions.request();
+      }
       try {
-        ws = new Impl(withParams(this.#options.url, this.#options.customParams));
+        ws = new Impl(withParams(this.#options.url, params));
       } catch (error) {
         this.#fire("error", error);
         this.#scheduleReconnect();
@@ -327,8 +413,30 @@
     #opened() {
       this.#attempt = 0;
       this.#reconnecting = false;
+      this.#recovered = false;
       this.#schedulePing();
-      this.#fire("open");
+      if (!this.#options.recovery) {
+        this.#fire("open");
+        return;
+      }
+      // `open` waits for the server's welcome frame, which says whether we were recovered.
+      var self = this;
+      this.#welcoming = true;
+      this.#welcomeTimer = setTimeout(function () {
+        self.#welcomed(null);
+      }, this.#options.welcomeTimeout);
+    }
+
+    #welcomed(welcome) {
+      if (!this.#welcoming) return;
+      this.#welcoming = false;
+      clearTimeout(this.#welcomeTimer);
+      this.#welcomeTimer = null;
+      if (welcome) {
+        this.#recovered = welcome.recovered === true;
+        this.#positions.welcome(welcome.session, welcome.token, this.#recovered);
+      }
+      this.#fire("open", { recovered: this.#recovered });
     }
 
     #closed(code, reason, wasClean) {
@@ -390,14 +498,23 @@
         this.#ponged();
         return;
       }
-      this.#fire("message", data);
       var frame;
       try {
         frame = JSON.parse(data);
       } catch (error) {
-        return; // not JSON: dropped, as the protocol says
+        frame = undefined; // not JSON: dropped below, as the protocol says
       }
+      if (this.#welcoming) {
+        var welcome = welcomeOf(frame);
+        this.#welcomed(welcome);
+        if (welcome) return;
+      }
+      this.#fire("message", data);
       if (!frame || typeof frame !== "object") return;
+      if (this.#options.recovery && isPosition(frame.rt) &&
+          !this.#positions.note(frame.rt[0], frame.rt[1], frame.rt[2])) {
+        return; // received already
+      }
       if (frame.callbackId) {
         this.#settle(frame.callbackId, null, frame.payload);
       } else if (typeof frame.event === "string" && frame.event) {
@@ -480,7 +597,9 @@
       clearTimeout(this.#pingTimer);
       clearTimeout(this.#pongTimer);
       clearTimeout(this.#errorTimer);
-      this.#pingTimer = this.#pongTimer = this.#errorTimer = null;
+      clearTimeout(this.#welcomeTimer);
+      this.#pingTimer = this.#pongTimer = this.#errorTimer = this.#welcomeTimer = null;
+      this.#welcoming = false;
     }
   }
 
