@@ -296,17 +296,17 @@ class Hub:
     async def broadcast(self, event: str, data: Any = MISSING) -> None:
         """Push to every connection on every node."""
         frame = _push_frame(event, data)
-        position = await self.history.keep(BROADCAST_STREAM, frame)
-        await self.fanout.to_all(frame, position)
+        sockets = list(self.local.sockets.values())
+        position = await self.history.push(sockets, frame, BROADCAST_STREAM)
         await self.link.publish(names.ALL_NODES_GROUP, msg.ToAll(frame, position))
 
     async def to_user(self, user_id: Any, event: str, data: Any = MISSING) -> None:
         """Push to every connection of one user, whatever node it is on."""
         user_id = str(user_id)
         frame = _push_frame(event, data)
-        position = await self.history.keep(user_stream(user_id), frame)
+        sockets = list(self.local.user_sockets(user_id))
+        position = await self.history.push(sockets, frame, user_stream(user_id))
         positions = {user_id: position} if position is not None else None
-        await self.fanout.to_users((user_id,), frame, positions)
         message = msg.ToUsers([user_id], frame, positions)
         await self.link.publish(names.user_group(user_id), message)
 
@@ -317,8 +317,7 @@ class Hub:
             await self.to_user(ids[0], event, data)
             return
         frame = _push_frame(event, data)
-        positions = await self.history.keep_users(ids, frame) or None
-        await self.fanout.to_users(ids, frame, positions)
+        positions = await self.history.push_users(ids, frame, self.local.user_sockets) or None
         if ids:
             await self.link.publish(names.ALL_NODES_GROUP, msg.ToUsers(ids, frame, positions))
 
@@ -334,8 +333,8 @@ class Hub:
         key = _room_key(namespace, room)
         excluded = [str(user_id) for user_id in exclude]
         frame = _push_frame(event, data)
-        position = await self.history.keep(room_stream(*key), frame, excluded)
-        await self.fanout.to_room(key, frame, excluded, position)
+        sockets = self.local.room_sockets(key, frozenset(excluded))
+        position = await self.history.push(sockets, frame, room_stream(*key), excluded)
         message = msg.ToRoom(*key, frame, excluded, position)
         await self.link.publish(names.room_group(*key), message)
 

@@ -8,7 +8,7 @@ history, fans finished frames out with or without their position, and follows co
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from ..wire.recovery import RECOVERY_PARAM, RecoveryRequest, encode_welcome, with_position
@@ -56,20 +56,44 @@ class HubRecovery:
 
     # -- pushes --------------------------------------------------------------------------
 
-    async def keep(self, stream: str, frame: str, excluded: Sequence[str] = ()) -> Position | None:
-        """Keep a push in history; its position (None: not kept)."""
+    async def push(
+        self, sockets: list[Any], frame: str, stream: str, excluded: Sequence[str] = ()
+    ) -> Position | None:
+        """A push sent on this node: the original protocol's connections get it at once,
+        then it is kept in history, then our clients' connections get it with its
+        position (they must not see a push that history lacks). Returns the position."""
         recovery = self.recovery if self._ready else await self.ready()
         if recovery is None:
+            await self.deliver(sockets, frame)
             return None
-        return await recovery.keep(stream, frame, excluded)
+        plain, ours = recovery.split(sockets)
+        if plain:
+            await self.deliver(plain, frame)
+        position = await recovery.keep(stream, frame, excluded)
+        if ours:
+            await self.send(ours, frame, position)
+        return position
 
-    async def keep_users(self, user_ids: list[str], frame: str) -> dict[str, Position]:
-        """Keep a push to several users in each user's history."""
+    async def push_users(
+        self, user_ids: list[str], frame: str, sockets_of: Callable[[str], Iterable[Any]]
+    ) -> dict[str, Position]:
+        """:meth:`push` to several users, each in their own stream; their positions."""
+        recovery = self.recovery if self._ready else await self.ready()
+        everyone = [socket for user_id in user_ids for socket in sockets_of(user_id)]
+        if recovery is None:
+            await self.deliver(everyone, frame)
+            return {}
+        plain, _ = recovery.split(everyone)
+        if plain:
+            await self.deliver(plain, frame)
         positions = {}
         for user_id in user_ids:
-            position = await self.keep(user_stream(user_id), frame)
+            position = await recovery.keep(user_stream(user_id), frame)
             if position is not None:
                 positions[user_id] = position
+            _, ours = recovery.split(sockets_of(user_id))
+            if ours:
+                await self.send(ours, frame, position)
         return positions
 
     async def send(self, sockets: list[Any], frame: str, position: Any) -> int:

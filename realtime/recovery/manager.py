@@ -95,6 +95,14 @@ class Recovery:
             return None
         return stream, kept[0], kept[1]
 
+    def split(self, sockets: Iterable[Any]) -> tuple[list[Any], list[Any]]:
+        """The original protocol's connections, and our clients'."""
+        plain, ours = [], []
+        live = self.live
+        for socket in sockets:
+            (ours if socket.id in live else plain).append(socket)
+        return plain, ours
+
     def route(
         self, sockets: Iterable[Any], position: Position | None, text: str
     ) -> tuple[list[Any], list[Any]]:

@@ -360,6 +360,7 @@ def test_extensions_and_process_local_flag(make_layer, servers):
         "realtime.health",
         "realtime.runtime_nodes",
         "realtime.membership",
+        "realtime.storage",
     ]
     assert missing_members(layer) == []
     assert layer.is_process_local is (not servers)
