@@ -8,6 +8,8 @@ history, fans finished frames out with or without their position, and follows co
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -16,6 +18,8 @@ from .interfaces import RecoveryHost, RecoverySocket
 from .manager import Position, Recovery
 from .setup import build_recovery
 from .streams import user_stream
+
+logger = logging.getLogger(__name__)
 
 Deliver = Callable[[list[Any], str], Awaitable[int]]
 
@@ -43,18 +47,30 @@ class HubRecovery:
         #: The coordinator; None when recovery is off (or before first use).
         self.recovery: Recovery | None = None
         self._ready = False
+        self._building: asyncio.Task[None] | None = None
 
     async def ready(self) -> Recovery | None:
         """The coordinator, built on first use from the settings and the layer's storage."""
-        if not self._ready:
-            storage_of = self.storage_of
-            storage = await storage_of() if storage_of is not None and self.distributed else None
-            enabled, window, history = self.settings()
-            self.recovery = build_recovery(enabled, window, history, storage, not self.distributed)
-            self._ready = True
+        if self._ready:
+            return self.recovery
+        if self._building is None:
+            self._building = asyncio.get_running_loop().create_task(self._build())
+        # Concurrent first connections all wait for the one build (shielded: a cancelled
+        # caller must not cancel it for the others).
+        try:
+            await asyncio.shield(self._building)
+        except Exception as error:  # e.g. no Redis node reachable yet: try again next time
+            logger.warning("Connection state recovery is not available yet: %s", error)
+            self._building = None
+            return None
         return self.recovery
 
-    # -- pushes --------------------------------------------------------------------------
+    async def _build(self) -> None:
+        storage_of = self.storage_of
+        storage = await storage_of() if storage_of is not None and self.distributed else None
+        enabled, window, history = self.settings()
+        self.recovery = build_recovery(enabled, window, history, storage, not self.distributed)
+        self._ready = True
 
     async def push(
         self, sockets: list[Any], frame: str, stream: str, excluded: Sequence[str] = ()
@@ -133,7 +149,10 @@ class HubRecovery:
         """Keep a closing connection's session (before it is unregistered)."""
         recovery = self.recovery
         if recovery is not None and socket.id in recovery.live:
-            await recovery.suspend(socket, self.host)
+            try:
+                await recovery.suspend(socket, self.host)
+            except Exception:  # the connection still goes; only its recovery is lost
+                logger.exception("Keeping the session of %r failed", socket)
 
     def detach(self, socket: RecoverySocket) -> None:
         """Stop following a connection (after it is unregistered)."""
