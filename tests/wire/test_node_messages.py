@@ -13,6 +13,22 @@ WIRE_FORMS = [
         m.ToRoom("chat", "7", "F", ["3"]),
         {"type": "realtime.room", "ns": "chat", "room": "7", "x": ["3"], "f": "F"},
     ),
+    (m.ToAll("F", ("b", "E", 3)), {"type": "realtime.all", "f": "F", "h": ["b", "E", 3]}),
+    (
+        m.ToUsers(["1"], "F", {"1": ("u.1", "E", 9)}),
+        {"type": "realtime.users", "ids": ["1"], "f": "F", "h": {"1": ["u.1", "E", 9]}},
+    ),
+    (
+        m.ToRoom("chat", "7", "F", [], ("r.chat.7", "E", 4)),
+        {
+            "type": "realtime.room",
+            "ns": "chat",
+            "room": "7",
+            "x": [],
+            "f": "F",
+            "h": ["r.chat.7", "E", 4],
+        },
+    ),
     (m.Kick("5"), {"type": "realtime.kick", "user": "5"}),
     (m.ClientReply("n#1", "9", "F"), {"type": "realtime.ack", "i": "n#1", "s": "9", "f": "F"}),
     (m.Presence({"name": "a"}), {"type": "realtime.presence", "node": {"name": "a"}}),
@@ -73,6 +89,14 @@ def test_extra_keys_are_ignored_such_as_the_origin():
         ({"type": "realtime.all", "f": 3}, "realtime.all field 'f' is not a string"),
         ({"type": "realtime.users", "ids": "1", "f": "F"}, "'ids' is not a list of strings"),
         ({"type": "realtime.presence", "node": []}, "realtime.presence field 'node' is not a map"),
+        (
+            {"type": "realtime.all", "f": "F", "h": ["b", "E"]},
+            "'h' is not \\[stream, epoch, offset\\]",
+        ),
+        (
+            {"type": "realtime.users", "ids": [], "f": "F", "h": []},
+            "realtime.users field 'h' is not a map",
+        ),
     ],
 )
 def test_malformed_messages_are_refused_with_a_clear_error(data, error):
