@@ -47,22 +47,23 @@ class HubRecovery:
         #: The coordinator; None when recovery is off (or before first use).
         self.recovery: Recovery | None = None
         self._ready = False
-        self._building: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     async def ready(self) -> Recovery | None:
-        """The coordinator, built on first use from the settings and the layer's storage."""
+        """The coordinator, built on first use from the settings and the layer's storage.
+
+        Concurrent first connections wait for one build (an uncontended lock does not
+        yield, so a layer without storage costs no extra turn of the loop).
+        """
         if self._ready:
             return self.recovery
-        if self._building is None:
-            self._building = asyncio.get_running_loop().create_task(self._build())
-        # Concurrent first connections all wait for the one build (shielded: a cancelled
-        # caller must not cancel it for the others).
-        try:
-            await asyncio.shield(self._building)
-        except Exception as error:  # e.g. no Redis node reachable yet: try again next time
-            logger.warning("Connection state recovery is not available yet: %s", error)
-            self._building = None
-            return None
+        async with self._lock:
+            if not self._ready:
+                try:
+                    await self._build()
+                except Exception as error:  # e.g. no Redis node reachable yet: retry later
+                    logger.warning("Connection state recovery is not available yet: %s", error)
+                    return None
         return self.recovery
 
     async def _build(self) -> None:
