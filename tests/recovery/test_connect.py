@@ -194,3 +194,34 @@ async def test_a_malformed_request_gets_a_new_session():
     welcome = read_welcome(json.loads(await client.text()))
     assert welcome is not None and welcome[2] is False and welcome[0]
     await client.disconnect()
+
+
+async def test_pushes_to_several_users_are_recovered_from_each_users_history(app_handlers):
+    ours = OurClient()
+    await ours.connect()
+    await ours.drop()
+    await get_hub().to_users(["alice", "bob"], "dm", "to both")
+    assert await ours.connect() is True
+    assert await ours.receive(1) == [("dm", "to both")]
+    await ours.drop()
+
+
+@override_settings(REALTIME={"HISTORY": {"*": {"size": 100, "ttl": 60}, "cursor": None}})
+async def test_a_namespace_without_history_sends_plain_frames_and_recovery_still_works(
+    app_handlers,
+):
+    ours = OurClient()
+    await ours.connect()
+    await ours.call("info")  # the hook has joined chat/lobby
+    hub = get_hub()
+    await hub.join_room("cursor", "c1", "alice")
+    await hub.to_room("cursor", "c1", "move", 1)
+    assert ours.client is not None
+    assert await ours.client.text() == '{"event":"move","payload":1}'
+    await ours.drop()
+    await hub.to_room("cursor", "c1", "move", 2)  # not kept: not replayed
+    await hub.to_room("chat", "lobby", "say", "kept")
+    assert await ours.connect() is True
+    assert await ours.receive(1) == [("say", "kept")]
+    assert await ours.client.nothing()
+    await ours.drop()
