@@ -12,6 +12,7 @@ from typing import Any
 
 import hiredis
 
+from .redis_cluster import ClusterNode
 from .strategies import candidates
 from .transports import RedisNodes
 
@@ -27,8 +28,17 @@ class LayerStorage:
         self.redundancy = transport.redundancy
 
     def order(self, key: str) -> list[str]:
-        """Addresses of the healthy nodes for ``key``: its hash-ring owner first."""
-        return candidates("hash", self._transport.snapshot(), key)
+        """Addresses of the healthy nodes for ``key``: its hash-ring owner first.
+
+        Standalone and Sentinel entries only: a Redis Cluster entry spreads keys over
+        slots, and the stored data's scripts use several keys per call.
+        """
+        nodes = self._transport.nodes
+        return [
+            address
+            for address in candidates("hash", self._transport.snapshot(), key)
+            if not isinstance(nodes.get(address), ClusterNode)
+        ]
 
     async def command(self, address: str, *args: Any) -> Any:
         """Run one command on node ``address``; ``ConnectionError`` when it cannot answer.
