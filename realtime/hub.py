@@ -46,7 +46,6 @@ from .wire import codes, names
 from .wire import node_messages as msg
 from .wire.frames import OutgoingFrame
 from .wire.protocol import MISSING, encode_push, encode_reply
-from .wire.recovery import RecoveryRequest
 
 __all__ = ["Hub", "UserNotBound", "UserNotConnected", "get_hub", "set_hub"]
 
@@ -191,14 +190,6 @@ class Hub:
         user_gone, emptied = self.local.remove_socket(socket)
         self.history.detach(socket)
         await self._sync_after_unbind(user_id, user_gone, emptied)
-
-    async def follow(self, socket: Socket) -> RecoveryRequest | None:
-        """Before registering a connection: the recovery request of one of our clients."""
-        return await self.history.follow(socket)
-
-    async def resume(self, socket: Socket, request: RecoveryRequest, auth_user: Any) -> bool:
-        """Welcome a followed connection, restoring its session if it can; True if it did."""
-        return await self.history.resume(socket, request, auth_user)
 
     async def bind_user(self, user_id: Any, socket: Socket, kick_previous: bool = False) -> None:
         """Bind ``socket`` to ``user_id``; with ``kick_previous`` close the user's other

@@ -43,18 +43,8 @@ logger = logging.getLogger(__name__)
 DISCONNECT_GRACE = 5.0
 
 
-class ConnectionOwner(SocketOwner, Protocol):
-    """What the consumer needs of the node (the hub implements it): the socket's operations,
-    the handler registry, the per-address counts, and registration of open connections."""
-
-    handlers: Registry
-    addresses: ConnectionsPerAddress
-
-    async def register(self, socket: Socket) -> None:
-        """Track a newly opened connection."""
-
-    async def unregister(self, socket: Socket) -> None:
-        """Forget a closed connection."""
+class RecoveryGate(Protocol):
+    """Connection state recovery as the consumer sees it (``realtime.recovery``)."""
 
     async def follow(self, socket: Socket) -> RecoveryRequest | None:
         """Before registering: the recovery request of a client that takes part in
@@ -62,6 +52,21 @@ class ConnectionOwner(SocketOwner, Protocol):
 
     async def resume(self, socket: Socket, request: RecoveryRequest, auth_user: Any) -> bool:
         """Welcome such a client, restoring its session if it can; True when it did."""
+
+
+class ConnectionOwner(SocketOwner, Protocol):
+    """What the consumer needs of the node (the hub implements it): the socket's operations,
+    the handler registry, the per-address counts, and registration of open connections."""
+
+    handlers: Registry
+    addresses: ConnectionsPerAddress
+    history: RecoveryGate
+
+    async def register(self, socket: Socket) -> None:
+        """Track a newly opened connection."""
+
+    async def unregister(self, socket: Socket) -> None:
+        """Forget a closed connection."""
 
 
 def _no_owner() -> ConnectionOwner:
@@ -138,10 +143,12 @@ class RealtimeConsumer(AsyncConsumer):
         timer = None
         if realtime_settings.AUTH_TIMEOUT is not None:
             timer = AuthDeadline(socket, realtime_settings.AUTH_TIMEOUT)
-        request = await hub.follow(socket)
+        request = await hub.history.follow(socket)
         await hub.register(socket)
         try:
-            recovered = request is not None and await hub.resume(socket, request, auth.user_id)
+            recovered = request is not None and await hub.history.resume(
+                socket, request, auth.user_id
+            )
             if auth.user_id is not None and not recovered:
                 await socket.bind(auth.user_id)
             if await run_connect_hooks(socket, hub.handlers.connect_hooks, deadline):
