@@ -91,11 +91,8 @@ class Socket:
         params: query-string parameters (str, or list of str for repeated keys).
         path: the URL path without leading slashes.
         user_id: the user id bound with :meth:`bind`, or None.
-        state: a dict for the application's own per-connection data (kept across a
-            recovered reconnect when it is JSON-serialisable).
-        recovered: True when this connection restored the session of a client that
-            reconnected (user binding, rooms, state and missed pushes); see
-            ``docs/topics/recovery.md``.
+        state: a dict for the application's own per-connection data (kept when recovered).
+        recovered: True when the session of a reconnecting client was restored.
         flow_controlled: True when the server reports when the client stops reading.
     """
 
