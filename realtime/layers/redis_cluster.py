@@ -33,8 +33,8 @@ import hiredis
 
 from .addresses import CLUSTER, NodeConfig
 from .health import NodeHealth
-from .redis_node import NodeOwner, RedisNode
-from .resp import RedisConnectionLost, RespConnection
+from .redis_node import ConfiguredEntry, NodeOwner, RedisNode
+from .resp import RedisConnectionLost, RespConnection, ask_once
 from .slots import SLOTS, crc16, key_slot
 
 __all__ = ["ClusterNode", "ShardNode", "crc16", "key_slot"]
@@ -88,7 +88,7 @@ class ShardNode(RedisNode):
         return connection.command(self.PUBLISH, channel, payload)
 
 
-class ClusterNode:
+class ClusterNode(ConfiguredEntry):
     """A Redis Cluster entry; the same interface as :class:`RedisNode` for the layer."""
 
     def __init__(self, config: NodeConfig, owner: NodeOwner) -> None:
@@ -105,16 +105,6 @@ class ClusterNode:
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
-
-    @property
-    def address(self) -> str:
-        """``redis+cluster://seed,...`` without the password."""
-        return self.config.key
-
-    @property
-    def connect_timeout(self) -> float:
-        """How long one connection attempt may take."""
-        return max(2.0, self.owner.timeout)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -168,30 +158,20 @@ class ClusterNode:
     async def _fetch_slots(self) -> list[tuple[int, int, str]]:
         healthy = [a for a, s in self.shards.items() if s.health.publish_ok]
         candidates = [_split(a) for a in healthy] + list(self.config.seeds)
-        errors = []
+        errors: list[str] = []
+        name = f"{self.owner.name}-topology"
         for host, port in dict.fromkeys(candidates):
-            try:
-                connection = await RespConnection.open(
-                    self.config.at(host, port), self.connect_timeout, f"{self.owner.name}-topology"
-                )
-            except Exception as error:
-                errors.append(f"{host}:{port}: {error or type(error).__name__}")
-                continue
-            try:
-                reply = await asyncio.wait_for(
-                    connection.command("CLUSTER", "SLOTS"), self.connect_timeout
-                )
-            except Exception as error:
-                errors.append(f"{host}:{port}: {error or type(error).__name__}")
-                continue
-            finally:
-                connection.close()
+            node = self.config.at(host, port)
+            ok, reply = await ask_once(
+                node, ("CLUSTER", "SLOTS"), self.connect_timeout, name, errors
+            )
             if reply:
                 return [
                     (int(start), int(end), f"{primary[0].decode() or host}:{int(primary[1])}")
                     for start, end, primary, *_ in reply
                 ]
-            errors.append(f"{host}:{port}: no slots assigned")
+            if ok:
+                errors.append(f"{host}:{port}: no slots assigned")
         raise RedisConnectionLost(f"no cluster node answered CLUSTER SLOTS: {'; '.join(errors)}")
 
     async def _apply(self, ranges: list[tuple[int, int, str]]) -> None:

@@ -41,7 +41,25 @@ class NodeOwner(Protocol):
         """The publisher or subscriber (``kind``) of ``node`` went up or down."""
 
 
-class RedisNode:
+class ConfiguredEntry:
+    """What every kind of ``nodes`` entry derives from its config and owner."""
+
+    config: NodeConfig
+    owner: NodeOwner
+
+    @property
+    def address(self) -> str:
+        """The entry's address (``redis://host:port/db``, ``redis+cluster://seeds``...)
+        without the password."""
+        return self.config.key
+
+    @property
+    def connect_timeout(self) -> float:
+        """How long one connection attempt may take."""
+        return max(2.0, self.owner.timeout)
+
+
+class RedisNode(ConfiguredEntry):
     """Connections, health and subscriptions of one Redis node in one event loop."""
 
     #: The pub/sub commands (a Cluster shard uses the sharded ones).
@@ -64,16 +82,6 @@ class RedisNode:
         self._closing = False
         #: Longest wait between reconnection attempts (a followed node retries sooner).
         self.retry_cap = BACKOFF_CAP
-
-    @property
-    def address(self) -> str:
-        """``redis://host:port/db`` without the password."""
-        return self.config.key
-
-    @property
-    def connect_timeout(self) -> float:
-        """How long one connection attempt may take."""
-        return max(2.0, self.owner.timeout)
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -205,3 +205,23 @@ class RespConnection(asyncio.Protocol):
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.closed), timeout)
+
+
+async def ask_once(
+    node: NodeConfig, command: tuple[Any, ...], timeout: float, name: str, errors: list[str]
+) -> tuple[bool, Any]:
+    """Open a short connection to ``node``, send one command, close: ``(True, reply)``, or
+    ``(False, None)`` with the reason appended to ``errors`` (discovery: sentinels, seeds)."""
+    where = f"{node.host}:{node.port}"
+    try:
+        connection = await RespConnection.open(node, timeout, name)
+    except Exception as error:
+        errors.append(f"{where}: {error or type(error).__name__}")
+        return False, None
+    try:
+        return True, await asyncio.wait_for(connection.command(*command), timeout)
+    except Exception as error:
+        errors.append(f"{where}: {error or type(error).__name__}")
+        return False, None
+    finally:
+        connection.close()

@@ -24,7 +24,7 @@ import hiredis
 
 from .addresses import NodeConfig
 from .redis_node import NodeOwner, RedisNode
-from .resp import RedisConnectionLost, RespConnection
+from .resp import RedisConnectionLost, RespConnection, ask_once
 
 logger = logging.getLogger("realtime.layers")
 
@@ -37,26 +37,14 @@ async def ask_sentinels(
     config: NodeConfig, timeout: float, name: str
 ) -> tuple[tuple[str, int], tuple[str, int]]:
     """``((host, port) of the primary, (host, port) of the sentinel that named it)``."""
-    errors = []
+    errors: list[str] = []
+    command = ("SENTINEL", "GET-MASTER-ADDR-BY-NAME", config.service_name)
     for host, port in config.seeds:
-        try:
-            connection = await RespConnection.open(config.sentinel(host, port), timeout, name)
-        except Exception as error:
-            errors.append(f"{host}:{port}: {error or type(error).__name__}")
-            continue
-        try:
-            reply = await asyncio.wait_for(
-                connection.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", config.service_name),
-                timeout,
-            )
-        except Exception as error:
-            errors.append(f"{host}:{port}: {error or type(error).__name__}")
-            continue
-        finally:
-            connection.close()
+        ok, reply = await ask_once(config.sentinel(host, port), command, timeout, name, errors)
         if reply:
             return (reply[0].decode(), int(reply[1])), (host, port)
-        errors.append(f"{host}:{port}: does not know {config.service_name!r}")
+        if ok:
+            errors.append(f"{host}:{port}: does not know {config.service_name!r}")
     raise NoPrimaryFound(
         f"no sentinel named a primary for {config.service_name!r}: {'; '.join(errors)}"
     )

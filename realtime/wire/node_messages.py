@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, TypeAlias, TypeVar, dataclass_transform
 
+from .recovery import as_position
+
 ORIGIN_KEY: Final = "o"
 
 
@@ -240,15 +242,9 @@ def _str_list(data: dict[str, Any], key: str, default: list[str] | None = None) 
 def _position(data: dict[str, Any], value: Any) -> Position | None:
     if value is None:
         return None
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 3
-        and isinstance(value[0], str)
-        and isinstance(value[1], str)
-        and isinstance(value[2], int)
-        and not isinstance(value[2], bool)
-    ):
-        return value[0], value[1], value[2]
+    position = as_position(list(value) if isinstance(value, tuple) else value)
+    if position is not None:
+        return position
     raise MalformedNodeMessage(f"{data.get('type')} field 'h' is not [stream, epoch, offset]")
 
 

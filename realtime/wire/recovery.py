@@ -122,7 +122,11 @@ def with_position(frame: str, stream: str, epoch: str, offset: int) -> str:
 
 def read_position(frame: dict[str, Any]) -> tuple[str, str, int] | None:
     """The ``(stream, epoch, offset)`` of a decoded push frame, None when it has none."""
-    value = frame.get(FRAME_KEY)
+    return as_position(frame.get(FRAME_KEY))
+
+
+def as_position(value: Any) -> tuple[str, str, int] | None:
+    """``value`` as a ``(stream, epoch, offset)``, None when it is not one."""
     if (
         isinstance(value, list)
         and len(value) == 3
