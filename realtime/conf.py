@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "BAD_FRAME_LOG_INTERVAL": 10.0,
     # Apply the narrow daphne 4.2 workarounds (empty text frames, clean 1009 close).
     "DAPHNE_FIXES": True,
+    # With DAPHNE_FIXES: lean idle connections under daphne (a small input queue, protocol
+    # options shared per factory, handshake leftovers dropped at accept; daphne_memory).
+    "DAPHNE_LEAN_CONNECTIONS": True,
     # Seconds between a node's presence announcements to the cluster.
     "NODE_HEARTBEAT_INTERVAL": 1.0,
     # Announcements a node may miss before the others consider it dead.
@@ -111,6 +114,7 @@ VALIDATORS: dict[str, tuple[_Validator, str]] = {
     "GC_FREEZE": (lambda v: isinstance(v, bool), "True or False"),
     "BAD_FRAME_LOG_INTERVAL": (is_positive_number, "seconds > 0"),
     "DAPHNE_FIXES": (lambda v: isinstance(v, bool), "True or False"),
+    "DAPHNE_LEAN_CONNECTIONS": (lambda v: isinstance(v, bool), "True or False"),
     "NODE_HEARTBEAT_INTERVAL": (is_positive_number, "seconds > 0"),
     "NODE_MISSED_HEARTBEATS": (is_positive_int, "a positive integer"),
     "CROSS_SERVER_TIMEOUT": (is_positive_number, "seconds > 0"),
