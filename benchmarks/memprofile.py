@@ -2,7 +2,7 @@
 
     python -m benchmarks.memprofile                      # 1000 and 2000 idle connections
     python -m benchmarks.memprofile --levels 0 2000 --traced --top 40
-    python -m benchmarks.memprofile --env REALTIME_MEMORY_CUTS=0   # the old code path
+    python -m benchmarks.memprofile --before     # the code before issue 16, then this one
 
 One daphne node of the demo project (no Redis: the embedded single-node layer) serves
 idle clients from a separate load process (``benchmarks.loadgen``; every client sends the
@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from .agents import agents
-from .nodes import REALTIME_APP, BenchNode, raise_open_file_limit, rss_bytes
+from .nodes import (
+    BEFORE_COMMIT,
+    REALTIME_APP,
+    BenchNode,
+    checkout,
+    raise_open_file_limit,
+    rss_bytes,
+)
 from .stats import slope
 
 WARMUP = 20
@@ -109,7 +116,7 @@ async def _snapshot(node: BenchNode, prefix: str, number: int) -> Path:
     return Path(f"{prefix}.{number}.snapshot")
 
 
-async def measure(args: argparse.Namespace) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, root: Path | None = None) -> dict[str, Any]:
     """Open the levels of idle connections; RSS (and snapshots) at each."""
     workdir = Path(tempfile.mkdtemp(prefix="realtime-memprofile-"))
     prefix = str(workdir / "node")
@@ -118,7 +125,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         env.update(
             {"DJANGO_SETTINGS_MODULE": "benchmarks.traced_settings", "BENCH_TRACEMALLOC": prefix}
         )
-    node = BenchNode(REALTIME_APP, "memprofile", [], env)
+    node = BenchNode(REALTIME_APP, "memprofile", [], env, root)
     node.start(timeout=60)
     samples, snapshots = [], []
     try:
@@ -188,9 +195,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the snapshot files")
     parser.add_argument("--env", nargs="*", default=[], help="NAME=VALUE for the node")
+    parser.add_argument(
+        "--before", action="store_true", help=f"first measure commit {BEFORE_COMMIT[:10]} too"
+    )
     args = parser.parse_args(argv)
     raise_open_file_limit()
-    print(json.dumps(asyncio.run(measure(args)), indent=1))
+    results: dict[str, Any] = {}
+    if args.before:
+        with checkout(BEFORE_COMMIT) as root:
+            results["before"] = asyncio.run(measure(args, root))
+    results["after"] = asyncio.run(measure(args))
+    if args.before and results["before"]["kib_per_connection"]:
+        ratio = results["after"]["kib_per_connection"] / results["before"]["kib_per_connection"]
+        results["after_over_before"] = round(ratio, 3)
+    print(json.dumps(results, indent=1))
     return 0
 
 

@@ -84,6 +84,22 @@ def _utf8_length_exceeds(text: str, limit: int) -> bool:
     return length * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
 
 
+def trim_scope(scope: dict[str, Any]) -> None:
+    """Free what only the handshake needed: the request headers and the parsed cookies.
+
+    Emptied in place, because every middleware's copy of the scope shares them (as does
+    daphne's protocol). Authentication and the ``@on_connect`` hooks have seen them.
+    """
+    headers = scope.get("headers")
+    if isinstance(headers, list):
+        headers.clear()
+    else:
+        scope["headers"] = []
+    cookies = scope.get("cookies")
+    if isinstance(cookies, dict):
+        cookies.clear()
+
+
 def _client_ip(scope: dict[str, Any]) -> str | None:
     # daphne puts the peer here, or the X-Forwarded-For address when (and only when) it
     # was started with --proxy-headers: a client cannot forge it otherwise.
@@ -104,7 +120,8 @@ class RealtimeConsumer(AsyncConsumer):
             self.owner = owner  # type: ignore[misc]
         self.socket: Socket | None = None
         self.handlers: Registry | None = None
-        self.pending: set[asyncio.Task[None]] = set()
+        # Created with the first handler task: an empty set costs 216 bytes per connection.
+        self.pending: set[asyncio.Task[None]] | None = None
         self.limiter: ConnectionRateLimiter | None = None
 
     async def __call__(  # type: ignore[override]
@@ -152,6 +169,8 @@ class RealtimeConsumer(AsyncConsumer):
             if auth.user_id is not None and not recovered:
                 await socket.bind(auth.user_id)
             if await run_connect_hooks(socket, hub.handlers.connect_hooks, deadline):
+                if not realtime_settings.KEEP_HANDSHAKE_HEADERS:
+                    trim_scope(socket.scope)
                 await self._serve(socket, receive)
             else:
                 await self._drain_until_disconnect(receive)
@@ -268,16 +287,19 @@ class RealtimeConsumer(AsyncConsumer):
             return
         if not await self._slot_for(socket, event, ack):
             return
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = set()
         task = asyncio.get_running_loop().create_task(
             self._run_handler(handler, socket, event, ack)
         )
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+        pending.add(task)
+        task.add_done_callback(pending.discard)
 
     async def _slot_for(self, socket: Socket, event: ClientEvent, ack: Ack) -> bool:
         """True when a handler of the event may start now (after waiting, with WHEN_BUSY
         "wait"); False when it was refused with BUSY (counted)."""
-        if len(self.pending) < realtime_settings.MAX_PENDING_HANDLERS:
+        if self.pending is None or len(self.pending) < realtime_settings.MAX_PENDING_HANDLERS:
             return True
         if realtime_settings.WHEN_BUSY == "wait":
             await self._wait_for_a_slot(socket)
@@ -299,8 +321,10 @@ class RealtimeConsumer(AsyncConsumer):
         metrics.incr("busy_waits")
         socket.pause_reading(True)
         try:
-            while len(self.pending) >= realtime_settings.MAX_PENDING_HANDLERS:
-                await asyncio.wait(set(self.pending), return_when=asyncio.FIRST_COMPLETED)
+            while (pending := self.pending) and len(
+                pending
+            ) >= realtime_settings.MAX_PENDING_HANDLERS:
+                await asyncio.wait(set(pending), return_when=asyncio.FIRST_COMPLETED)
         finally:
             socket.pause_reading(False)
 
