@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import linecache
 import os
+import shutil
 import signal
 import sys
 import sysconfig
@@ -58,6 +60,63 @@ def _owner(traceback: tracemalloc.Traceback) -> tracemalloc.Frame:
     return traceback[-1]
 
 
+# Families of the profile table: (family, path part, words of the source line or None).
+# The first rule matching the innermost frame outside the standard library decides.
+FAMILIES = (
+    ("session and user lazies", "django/contrib/", None),
+    ("session and user lazies", "django/utils/functional", None),
+    ("session and user lazies", "channels/", ("Lazy", "get_user", "session_store")),
+    ("session and user lazies", "realtime/routing", ("Lazy", "get_user", "store(")),
+    (
+        "daphne: application queue and task",
+        "daphne/server",
+        ("Queue", "ensure_future", "application(", "partial"),
+    ),
+    (
+        "daphne: application queue and task",
+        "realtime/daphne_memory",
+        ("LeanQueue", "items", "future"),
+    ),
+    ("ASGI scope (dict, headers)", "daphne/server", ("setdefault",)),
+    ("ASGI scope (dict, headers)", "daphne/ws_protocol", ("clean_headers.append", "{")),
+    ("daphne: protocol and request", "daphne/", None),
+    ("daphne: protocol and request", "twisted/web/", None),
+    ("autobahn protocol", "autobahn/", None),
+    ("autobahn protocol", "txaio/", None),
+    ("autobahn protocol", "cffi/", None),
+    ("Twisted transport", "twisted/", None),
+    ("application task and consumer", "channels/consumer", None),
+    ("application task and consumer", "realtime/consumers", None),
+    ("Channels middleware: scope copies, frames", "channels/", None),
+    ("Channels middleware: scope copies, frames", "realtime/routing", None),
+    ("Socket, registry", "realtime/socket", None),
+    ("Socket, registry", "realtime/protocol", None),
+    ("Socket, registry", "realtime/registry", None),
+    ("Socket, registry", "realtime/hub", None),
+    ("Socket, registry", "project/", None),
+    ("flow control and direct writer", "realtime/daphne_compat", None),
+    ("rate-limit state", "realtime/ratelimit", None),
+    ("per-connection timers", "realtime/lifecycle", None),
+)
+_SKIPPED = ("asgiref/",)
+
+
+def family(traceback: tracemalloc.Traceback) -> str:
+    """The family of the profile table an allocation belongs to (see ``FAMILIES``)."""
+    for frame in reversed(traceback):
+        name = frame.filename
+        if (name.startswith(_STDLIB) and "site-packages" not in name) or name.startswith("<"):
+            continue
+        if any(part in name for part in _SKIPPED):
+            continue
+        line = linecache.getline(name, frame.lineno)
+        for label, part, words in FAMILIES:
+            if part in name and (words is None or any(word in line for word in words)):
+                return label
+        return "other"
+    return "other"
+
+
 def _short(filename: str) -> str:
     for marker in ("site-packages/", "/wt-16/", str(Path(__file__).resolve().parents[1]) + "/"):
         if marker in filename:
@@ -69,6 +128,7 @@ def attribute(before: Path, after: Path, connections: int, top: int) -> dict[str
     """Per-connection bytes and blocks that grew between two snapshots, by owner."""
     old = tracemalloc.Snapshot.load(str(before))
     new = tracemalloc.Snapshot.load(str(after))
+    by_family: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     by_module: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     by_site: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     total = 0
@@ -81,7 +141,8 @@ def attribute(before: Path, after: Path, connections: int, top: int) -> dict[str
         site = f"{module}:{frame.lineno}"
         if inner is not frame:
             site += f" -> {_short(inner.filename)}:{inner.lineno}"
-        for table, key in ((by_module, module), (by_site, site)):
+        tables = ((by_module, module), (by_site, site), (by_family, family(diff.traceback)))
+        for table, key in tables:
             table[key][0] += diff.size_diff
             table[key][1] += diff.count_diff
         total += diff.size_diff
@@ -100,6 +161,7 @@ def attribute(before: Path, after: Path, connections: int, top: int) -> dict[str
     return {
         "connections": connections,
         "bytes_per_connection": round(total / connections, 1),
+        "by_family": rows(by_family),
         "by_module": rows(by_module),
         "by_site": rows(by_site),
     }
@@ -122,10 +184,14 @@ async def measure(args: argparse.Namespace, root: Path | None = None) -> dict[st
     prefix = str(workdir / "node")
     env = dict(item.split("=", 1) for item in args.env)
     if args.traced:
+        if root is not None:  # an older checkout may lack the hook: bring this one
+            shutil.copy(Path(__file__).with_name("traced_settings.py"), root / "benchmarks")
         env.update(
             {"DJANGO_SETTINGS_MODULE": "benchmarks.traced_settings", "BENCH_TRACEMALLOC": prefix}
         )
     node = BenchNode(REALTIME_APP, "memprofile", [], env, root)
+    if args.traced:  # tracing slows handshakes past daphne's default 5 s limit
+        node.daphne_args = ["--websocket_connect_timeout", "120"]
     node.start(timeout=60)
     samples, snapshots = [], []
     try:
