@@ -8,8 +8,8 @@ The usual Channels stack, ``AllowedHostsOriginValidator(AuthMiddlewareStack(URLR
 routes)))``, is six nested applications. Each stays suspended in its own coroutine frame
 for the whole life of the connection, and four of them keep their own copy of the scope:
 about 4 KiB per idle connection before the consumer even starts (profile in
-``docs/topics/memory.md``). :class:`RealtimeStack` does the same work in one frame with one
-copy:
+``docs/topics/memory.md``). :class:`RealtimeStack` does the same work in one frame, on the
+scope the server gave:
 
 * the Origin check of :class:`realtime.origin.RealtimeOriginValidator` (HTTP 403 when it
   fails);
@@ -68,7 +68,9 @@ class RealtimeStack:
     """Origin check, cookies, session, user and the realtime route in one ASGI layer."""
 
     def __init__(self, consumer: Asgi | None = None, fallback: Asgi | None = None) -> None:
-        self.consumer = consumer if consumer is not None else RealtimeConsumer.as_asgi()
+        # By default a RealtimeConsumer is made here, not through as_asgi(): one coroutine
+        # frame less per connection.
+        self.consumer = consumer
         self.fallback = fallback
         self.origins = RealtimeOriginValidator(None)
         self._prefix: tuple[str, re.Pattern[str]] | None = None
@@ -82,7 +84,7 @@ class RealtimeStack:
         return self._prefix[1].match(path) is not None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Check, enrich (one copy of) the scope, and hand the connection on."""
+        """Check, enrich the scope, and hand the connection on."""
         if scope["type"] != "websocket":
             raise ValueError("RealtimeStack serves WebSocket connections only")
         origin = _header(scope, b"origin")
@@ -90,10 +92,14 @@ class RealtimeStack:
             parsed = urlparse(origin.decode("latin1")) if origin is not None else None
         except UnicodeDecodeError:
             parsed = None
-        app = self.consumer if self._matches(scope.get("path", "")) else self.fallback
+        if self._matches(scope.get("path", "")):
+            app = self.consumer or RealtimeConsumer()
+        else:
+            app = self.fallback
         if app is None or not self.origins.valid_origin(parsed):
             return await WebsocketDenier()(scope, receive, send)
-        scope = dict(scope)
+        # Enriched in place, not copied: the server hands each connection its own scope and
+        # never reads it again, so a copy would only be a second dict per connection.
         await self._authenticate(scope)
         return await app(scope, receive, send)
 

@@ -26,7 +26,7 @@ from ..wire.recovery import RecoveryRequest
 from .acks import Ack
 from .auth import AuthResult, authenticate
 from .handlers import Registry
-from .lifecycle import AuthDeadline, run_connect_hooks, run_disconnect_hooks
+from .lifecycle import auth_deadlines, run_connect_hooks, run_disconnect_hooks
 from .limits import (
     ConnectionRateLimiter,
     ConnectionsPerAddress,
@@ -155,11 +155,10 @@ class RealtimeConsumer(AsyncConsumer):
             return
         self.socket = socket
         self.handlers = hub.handlers
-        # The extra key lets the server report a client that stops reading (daphne_compat).
+        # The extra key lets the server report a client that stops reading (daphne_fixes).
         await socket.transmit({"type": "websocket.accept", FLOW_CONTROL_KEY: socket})
-        timer = None
         if realtime_settings.AUTH_TIMEOUT is not None:
-            timer = AuthDeadline(socket, realtime_settings.AUTH_TIMEOUT)
+            auth_deadlines().watch(socket, realtime_settings.AUTH_TIMEOUT)
         request = await hub.history.follow(socket)
         await hub.register(socket)
         try:
@@ -176,8 +175,6 @@ class RealtimeConsumer(AsyncConsumer):
                 await self._drain_until_disconnect(receive)
         finally:
             socket.mark_closed()
-            if timer is not None:
-                timer.cancel()
             await hub.unregister(socket)
             await self._finish_pending()
             await run_disconnect_hooks(socket, hub.handlers.disconnect_hooks)
