@@ -11,9 +11,10 @@ Each request is one JSON object on a line; each answer too. Commands:
 * ``progress``: frames received so far, of the armed step and of any step.
 * ``collect`` {path}: write the armed step's message numbers and latencies to
   ``path.seq`` / ``path.lat`` (native ``array`` files) and answer the counts.
-* ``send`` {url, room, step, rate, count, path}: push ``count`` room messages at ``rate``
-  per second through one connection, each stamped with its step, number and send time;
-  write the send times to ``path.sent``; answer acknowledgements and pacing.
+* ``send`` {url, room, step, rate, count, path[, action]}: push ``count`` room messages
+  (``action`` ``broadcast``: to everybody) at ``rate`` per second through one connection,
+  each stamped with its step, number and send time; write the send times to
+  ``path.sent``; answer acknowledgements and pacing.
 * ``calls`` {url, prefix, concurrency, seconds, path}: ``concurrency`` connections each
   calling ``echo`` in a closed loop for ``seconds``; latencies to ``path.lat``.
 * ``cpu``: this process's CPU seconds. ``quit``: close everything and exit.
@@ -204,9 +205,17 @@ class Agent:
         }
 
     async def send(
-        self, url: str, room: str, step: int, rate: float, count: int, path: str
+        self,
+        url: str,
+        room: str,
+        step: int,
+        rate: float,
+        count: int,
+        path: str,
+        action: str = "toRoom",
     ) -> dict[str, Any]:
-        """Push ``count`` room messages at ``rate`` per second; wait for their replies."""
+        """Push ``count`` room messages (or broadcasts) at ``rate`` per second; wait for
+        their replies."""
         if self.sender is None:
             joiner = "&" if "?" in url else "?"
             self.sender = await open_socket(
@@ -218,7 +227,10 @@ class Agent:
         sent_at = array("d", bytes(8 * count))
         started = time.monotonic()
         max_lag = 0.0
-        head = b'{"event":"command","payload":{"action":"toRoom","roomId":"' + room.encode()
+        if action == "broadcast":
+            head = b'{"event":"command","payload":{"action":"broadcast'
+        else:
+            head = b'{"event":"command","payload":{"action":"toRoom","roomId":"' + room.encode()
         sent = 0
         while sent < count:
             now = time.monotonic()

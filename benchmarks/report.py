@@ -144,6 +144,45 @@ def memory_rows(memory: dict[str, Any]) -> Rows:
             ]
         )
     title = f"Memory per idle connection (heartbeat every {memory['heartbeat_seconds']:g} s)"
+    if memory.get("after_over_before"):
+        title += f"; now / before issue 16: {memory['after_over_before']:.2f}"
+    return title, header, rows
+
+
+def scale_rows(scale: dict[str, Any]) -> Rows:
+    """One node's idle connections and pushes, and the 1 000-client fan-out."""
+    header = ["measure", "value"]
+    heartbeat_cpu = scale["heartbeat_cpu_ms_per_connection_minute"]
+    rows = [
+        ["idle connections on one node", _num(scale["connections"])],
+        ["connections opened per second", _num(scale["connections_per_second"], 0)],
+        ["RSS per connection, KiB", _num(scale["kib_per_connection"], 2)],
+        ["heartbeat CPU, ms per connection per minute", _num(heartbeat_cpu, 3)],
+    ]
+    for key, name in (("broadcast", "broadcast to all"), ("room_push", "room push")):
+        push = scale[key]
+        rows.append(
+            [
+                f"{name} ({push['recipients']:,} recipients x {push['messages']}): p50 / p99 ms",
+                f"{_num(push['p50_ms'])} / {_num(push['p99_ms'])}",
+            ]
+        )
+        rows.append([f"{name}: delivered / lost", f"{push['delivered']:,} / {push['lost']:,}"])
+    fan = scale.get("fanout")
+    if fan:
+        before, now = fan["before"]["fixed"], fan["now"]["fixed"]
+        rows += [
+            [f"fan-out, {fan['clients']:,} clients in one room on 2 nodes: max msg/s (p99 limit)",
+             _num(fan["now"]["max_rate"])],
+            ["fan-out server CPU µs/frame at the fixed load: before issue 16 / now",
+             f"{_num(before['server_cpu_us_per_frame'])} / {_num(now['server_cpu_us_per_frame'])}"
+             f" (x{_num(fan['cpu_now_over_before'], 2)})"],
+        ]  # fmt: skip
+    title = f"Scale: one node (heartbeat every {scale['heartbeat_seconds']:g} s)"
+    if scale["connections"] < scale["wanted"]:
+        title += (
+            f"; {scale['wanted']:,} wanted, the open-file limit allows {scale['connections']:,}"
+        )
     return title, header, rows
 
 
@@ -246,6 +285,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], Rows]]] = [
     ("cross", cross_rows),
     ("memory", memory_rows),
     ("failover", failover_rows),
+    ("scale", scale_rows),
 ]
 
 
