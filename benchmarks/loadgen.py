@@ -4,9 +4,10 @@
 
 Each request is one JSON object on a line; each answer too. Commands:
 
-* ``open`` {url, count, prefix, room, heartbeat}: open ``count`` more connections to ``url``
-  as users ``<prefix><n>`` (``?id=``), join ``room`` when given, send the empty heartbeat
-  every ``heartbeat`` seconds when given. Answers ``{"open": total}``.
+* ``open`` {url, count, prefix, room, heartbeat[, handshake_timeout]}: open ``count`` more
+  connections to ``url`` as users ``<prefix><n>`` (``?id=``), join ``room`` when given,
+  send the empty heartbeat every ``heartbeat`` seconds when given. Answers
+  ``{"open": total}``.
 * ``arm`` {step, count}: record the room pushes of step ``step`` (``count`` messages).
 * ``progress``: frames received so far, of the armed step and of any step.
 * ``collect`` {path}: write the armed step's message numbers and latencies to
@@ -134,7 +135,13 @@ class Agent:
         self.sender_replies = Replies()
 
     async def open(
-        self, url: str, count: int, prefix: str, room: str | None, heartbeat: float | None
+        self,
+        url: str,
+        count: int,
+        prefix: str,
+        room: str | None,
+        heartbeat: float | None,
+        handshake_timeout: float = 10.0,
     ) -> dict[str, Any]:
         """Open ``count`` more connections (bounded concurrency), joined to ``room``."""
         gate = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
@@ -144,13 +151,17 @@ class Agent:
         async def one(number: int) -> LeanSocket:
             async with gate:
                 joiner = "&" if "?" in url else "?"
-                return await self._connect(f"{url}{joiner}id={prefix}{number}", room, heartbeat)
+                return await self._connect(
+                    f"{url}{joiner}id={prefix}{number}", room, heartbeat, handshake_timeout
+                )
 
         opened = await asyncio.gather(*(one(n) for n in range(first, first + count)))
         self.sockets.extend(opened)
         return {"open": len(self.sockets), "seconds": time.monotonic() - started}
 
-    async def _connect(self, url: str, room: str | None, heartbeat: float | None) -> LeanSocket:
+    async def _connect(
+        self, url: str, room: str | None, heartbeat: float | None, timeout: float
+    ) -> LeanSocket:
         replies = Replies()
         recorder = self.recorder
 
@@ -158,7 +169,7 @@ class Agent:
             if not recorder.on_text(data):
                 replies.on_frame(data)
 
-        socket = await open_socket(url, on_text)
+        socket = await open_socket(url, on_text, timeout)
         if room is not None:
             replies.waiter = asyncio.get_running_loop().create_future()
             join = {"event": "joinRoom", "payload": {"roomId": room}, "callbackId": "join"}

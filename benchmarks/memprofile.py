@@ -220,6 +220,7 @@ async def measure(args: argparse.Namespace, root: Path | None = None) -> dict[st
                             prefix=f"{client.name}-",
                             room=None,
                             heartbeat=args.heartbeat,
+                            handshake_timeout=120.0 if args.traced else 10.0,
                         )
                         for client, count in zip(clients, share, strict=True)
                     )

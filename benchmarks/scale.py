@@ -124,6 +124,7 @@ async def _open(
                 prefix=f"{prefix}-{proc.name}-",
                 room=room,
                 heartbeat=profile.heartbeat_seconds,
+                handshake_timeout=60.0,  # tens of thousands of handshakes queue up
                 timeout=900.0,
             )
             for proc, share in zip(procs, shares, strict=True)
