@@ -110,7 +110,9 @@ class LeanQueue:
     """The input queue of one connection's application: ``get`` and ``put_nowait`` only.
 
     Unbounded, like daphne's ``asyncio.Queue()``; one waiting reader at a time (ASGI has
-    one ``receive`` caller). The list and the future exist only while needed.
+    one ``receive`` caller). The list and the future exist only while needed. daphne also
+    gives it to HTTP requests and tests it with ``if queue:``, so, like ``asyncio.Queue``,
+    it has no ``__len__`` and is always true.
     """
 
     __slots__ = ("_items", "_waiter")

@@ -6,6 +6,7 @@ real daphne process: tests/e2e/test_daphne_memory.py.)"""
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from types import SimpleNamespace
 
@@ -194,3 +195,17 @@ async def test_realtime_stack_refuses_unknown_paths_without_a_fallback():
     communicator = WebsocketCommunicator(RealtimeStack(), "/elsewhere/")
     accepted, _ = await communicator.connect(timeout=3)
     assert accepted is False
+
+
+def test_the_health_log_listens_once_however_often_the_hub_starts():
+    # In single-node mode the hub starts the node again for every connection; listening
+    # again must not leave a weakref finalizer per signal behind each time.
+    from realtime.cluster.health_log import HealthLog
+
+    log = HealthLog("memory-test")
+    log.listen(None, None)
+    finalizers = len(weakref.finalize._registry)
+    for _ in range(5):
+        log.listen(None, None)
+    assert len(weakref.finalize._registry) == finalizers
+    log._disconnect()
