@@ -272,7 +272,34 @@ def target_rows(results: dict[str, Any]) -> Rows:
                     result["lost"] == 0,
                 )
             )
+    rows += _memory_targets(results)
     return "Targets", ["target", "measured", "met"], rows
+
+
+def _memory_targets(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    memory = results.get("memory", {}).get("setups", {}).get("realtime-1")
+    if memory:
+        kib = memory["kib_per_connection"]
+        rows.append(
+            _target("≤ 15 KiB RSS per idle connection", f"{kib} KiB", kib is not None and kib <= 15)
+        )
+    scale = results.get("scale")
+    if scale:
+        lost = scale["broadcast"]["lost"] + scale["room_push"]["lost"]
+        rows.append(
+            _target(
+                f"{scale['connections']:,} idle connections on one node, pushes: nothing lost",
+                f"{lost} lost",
+                lost == 0,
+            )
+        )
+        ratio = (scale.get("fanout") or {}).get("cpu_now_over_before")
+        if ratio is not None:
+            rows.append(
+                _target("fan-out CPU per frame within 10% of before", f"x{ratio}", ratio <= 1.1)
+            )
+    return rows
 
 
 def _target(name: str, measured: str, met: bool) -> list[str]:
