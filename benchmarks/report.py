@@ -168,6 +168,13 @@ def scale_rows(scale: dict[str, Any]) -> Rows:
             ]
         )
         rows.append([f"{name}: delivered / lost", f"{push['delivered']:,} / {push['lost']:,}"])
+        if "node_cpu_share" in push:
+            rows.append(
+                [
+                    f"{name}: node / busiest client process CPU share",
+                    f"{_num(push['node_cpu_share'], 2)} / {_num(push['client_cpu_share'], 2)}",
+                ]
+            )
     fan = scale.get("fanout")
     if fan:
         before, now = fan["before"]["fixed"], fan["now"]["fixed"]

@@ -86,9 +86,11 @@ async def _one_node(
             url = node.ws_url()
             pushes = profile.scale_pushes
             everybody = await _pushes(
-                receivers, sender, url, "broadcast", total + WARMUP, pushes, workdir
+                cluster, receivers, sender, url, "broadcast", total + WARMUP, pushes, workdir
             )
-            members = await _pushes([room_agent], sender, url, "toRoom", room, pushes, workdir)
+            members = await _pushes(
+                cluster, [room_agent], sender, url, "toRoom", room, pushes, workdir
+            )
             await _check_open(receivers)
             ui.advance(f"scale: broadcast p99 {everybody['p99_ms']} ms, lost {everybody['lost']}")
     return {
@@ -150,6 +152,7 @@ _steps = iter(range(1_000_000, 2_000_000))
 
 
 async def _pushes(
+    cluster: Cluster,
     receivers: list[Agent],
     sender: Agent,
     url: str,
@@ -162,14 +165,18 @@ async def _pushes(
     step = next(_steps)
     for agent in receivers:
         await agent.request("arm", step=step, count=count)
+    client0 = [(await agent.request("cpu"))["cpu"] for agent in receivers]
+    node0, started = cluster.node_cpu(), time.monotonic()
     prefix = str(workdir / f"scale{step}")
     sent = await sender.request(
         "send", url=url, room=ROOM, step=step, rate=1.0, count=count, path=prefix, action=action
     )
-    await wait_delivered(receivers, count * each, quiet=3.0, bound=60.0)
-    latencies, lost, duplicates = array("d"), 0, 0
+    done = await wait_delivered(receivers, count * each, quiet=3.0, bound=60.0)
+    node_cpu, seconds = cluster.node_cpu() - node0, done - started
+    latencies, lost, duplicates, client_share = array("d"), 0, 0, 0.0
     for number, agent in enumerate(receivers):
         counts = await agent.request("collect", path=f"{prefix}.r{number}")
+        client_share = max(client_share, (counts["cpu"] - client0[number]) / seconds)
         latencies.extend(read_array(f"{prefix}.r{number}.lat", "d"))
         lost += counts["lost"]
         duplicates += counts["duplicates"] + counts["foreign"]
@@ -181,6 +188,11 @@ async def _pushes(
         "duplicates": duplicates,
         "refused": sent["refused"],
         **latency_summary(latencies),
+        "seconds": round(seconds, 2),
+        # CPU share of the node, and of the busiest client process, while the pushes went
+        "node_cpu_share": round(node_cpu / seconds, 3) if seconds > 0 else None,
+        "node_cpu_us_per_frame": round(node_cpu / len(latencies) * 1e6, 2) if latencies else None,
+        "client_cpu_share": round(client_share, 3),
     }
 
 
