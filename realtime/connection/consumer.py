@@ -100,6 +100,18 @@ def trim_scope(scope: dict[str, Any]) -> None:
         cookies.clear()
 
 
+_policy: tuple[Any, RatePolicy | None] = (object(), None)
+
+
+def rate_policy() -> RatePolicy | None:
+    """``REALTIME["RATE_LIMIT"]`` parsed once for every connection (again if it changes)."""
+    global _policy
+    setting = realtime_settings.RATE_LIMIT
+    if _policy[0] is not setting:
+        _policy = (setting, RatePolicy.from_setting(setting))
+    return _policy[1]
+
+
 def _client_ip(scope: dict[str, Any]) -> str | None:
     # daphne puts the peer here, or the X-Forwarded-For address when (and only when) it
     # was started with --proxy-headers: a client cannot forge it otherwise.
@@ -123,6 +135,7 @@ class RealtimeConsumer(AsyncConsumer):
         # Created with the first handler task: an empty set costs 216 bytes per connection.
         self.pending: set[asyncio.Task[None]] | None = None
         self.limiter: ConnectionRateLimiter | None = None
+        self.policy: RatePolicy | None = None
 
     async def __call__(  # type: ignore[override]
         self, scope: WebSocketScope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -219,8 +232,9 @@ class RealtimeConsumer(AsyncConsumer):
     async def _serve(self, socket: Socket, receive: Any) -> None:
         heartbeat = realtime_settings.HEARTBEAT_MESSAGE
         max_bytes = realtime_settings.MAX_FRAME_BYTES
-        policy = RatePolicy.from_setting(realtime_settings.RATE_LIMIT)
-        self.limiter = ConnectionRateLimiter(policy) if policy is not None else None
+        # The buckets are made at the first frame that is not a heartbeat (a full bucket made
+        # later behaves as one made now): an idle connection never needs them.
+        self.policy = rate_policy()
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -318,9 +332,8 @@ class RealtimeConsumer(AsyncConsumer):
         metrics.incr("busy_waits")
         socket.pause_reading(True)
         try:
-            while (pending := self.pending) and len(
-                pending
-            ) >= realtime_settings.MAX_PENDING_HANDLERS:
+            pending = self.pending  # full, so made already (and never replaced)
+            while pending and len(pending) >= realtime_settings.MAX_PENDING_HANDLERS:
                 await asyncio.wait(set(pending), return_when=asyncio.FIRST_COMPLETED)
         finally:
             socket.pause_reading(False)
@@ -335,9 +348,12 @@ class RealtimeConsumer(AsyncConsumer):
     ) -> bool:
         """Apply the rate limit to one frame of ``size``; False when it was refused (or
         closed). A refused undecoded ``frame`` is answered when its callbackId is found."""
-        if self.limiter is None:
-            return True
-        verdict = self.limiter.check(event, size)
+        limiter = self.limiter
+        if limiter is None:
+            if self.policy is None:
+                return True
+            limiter = self.limiter = ConnectionRateLimiter(self.policy)
+        verdict = limiter.check(event, size)
         if verdict is Verdict.ALLOW:
             return True
         metrics.incr("rate_limited_frames")

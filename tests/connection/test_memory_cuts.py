@@ -209,3 +209,16 @@ def test_the_health_log_listens_once_however_often_the_hub_starts():
         log.listen(None, None)
     assert len(weakref.finalize._registry) == finalizers
     log._disconnect()
+
+
+async def test_the_rate_limit_is_parsed_once_and_buckets_come_with_the_first_event():
+    from realtime.connection.consumer import RealtimeConsumer, rate_policy
+
+    assert rate_policy() is rate_policy() is not None
+    with override_settings(REALTIME={"RATE_LIMIT": {"rate": 1.0, "burst": 2}}):
+        assert rate_policy().default.burst == 2
+    consumer = RealtimeConsumer()
+    consumer.policy = rate_policy()
+    assert consumer.limiter is None
+    assert await consumer._admit(FakeSocket(), "say", None)
+    assert consumer.limiter is not None
