@@ -1,7 +1,8 @@
 """One entry point for the end-to-end benchmarks.
 
     python -m benchmarks run --quick          # every scenario, small (under 5 minutes)
-    python -m benchmarks run --full           # the README's numbers
+    python -m benchmarks run --full           # the README's numbers, and the scale scenario
+    python -m benchmarks run --full --scenarios memory scale   # docs/topics/memory.md
     python -m benchmarks run --quick --scenarios fanout --setups realtime-1 channels-pubsub
     python -m benchmarks report benchmarks/results/latest.json --markdown
 
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         dest="profile",
         action="store_const",
         const="full",
-        help="the README's numbers (about 7 minutes)",
+        help="the README's numbers and the scale scenario (about 13 minutes)",
     )
     size.add_argument(
         "--smoke", dest="profile", action="store_const", const="smoke", help=argparse.SUPPRESS
