@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scenarios",
         nargs="+",
         choices=SCENARIOS + OPTIONAL_SCENARIOS,
-        help="default: all but layers (and but scale without --full)",
+        help="default: all but layers and overload (and scale only with --full)",
     )
     runner.add_argument(
         "--setups",
