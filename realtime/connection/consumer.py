@@ -26,7 +26,7 @@ from ..wire.recovery import RecoveryRequest
 from .acks import Ack
 from .auth import AuthResult, authenticate
 from .handlers import Registry
-from .lifecycle import auth_deadlines, run_connect_hooks, run_disconnect_hooks
+from .lifecycle import auth_deadlines, run_connect_hooks, run_disconnect_hooks, trim_scope
 from .limits import (
     ConnectionRateLimiter,
     ConnectionsPerAddress,
@@ -34,6 +34,7 @@ from .limits import (
     Verdict,
     callback_hint,
     event_hint,
+    shared_policy,
 )
 from .socket import FLOW_CONTROL_KEY, Socket, SocketOwner, bad_input_log
 
@@ -82,34 +83,6 @@ def _utf8_length_exceeds(text: str, limit: int) -> bool:
     if length > limit:
         return True
     return length * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
-
-
-def trim_scope(scope: dict[str, Any]) -> None:
-    """Free what only the handshake needed: the request headers and the parsed cookies.
-
-    Emptied in place, because every middleware's copy of the scope shares them (as does
-    daphne's protocol). Authentication and the ``@on_connect`` hooks have seen them.
-    """
-    headers = scope.get("headers")
-    if isinstance(headers, list):
-        headers.clear()
-    else:
-        scope["headers"] = []
-    cookies = scope.get("cookies")
-    if isinstance(cookies, dict):
-        cookies.clear()
-
-
-_policy: tuple[Any, RatePolicy | None] = (object(), None)
-
-
-def rate_policy() -> RatePolicy | None:
-    """``REALTIME["RATE_LIMIT"]`` parsed once for every connection (again if it changes)."""
-    global _policy
-    setting = realtime_settings.RATE_LIMIT
-    if _policy[0] is not setting:
-        _policy = (setting, RatePolicy.from_setting(setting))
-    return _policy[1]
 
 
 def _client_ip(scope: dict[str, Any]) -> str | None:
@@ -234,7 +207,7 @@ class RealtimeConsumer(AsyncConsumer):
         max_bytes = realtime_settings.MAX_FRAME_BYTES
         # The buckets are made at the first frame that is not a heartbeat (a full bucket made
         # later behaves as one made now): an idle connection never needs them.
-        self.policy = rate_policy()
+        self.policy = shared_policy(realtime_settings.RATE_LIMIT)
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":

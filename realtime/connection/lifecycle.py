@@ -1,4 +1,5 @@
-"""The edges of a connection's life: connect hooks, disconnect hooks, the auth deadline.
+"""The edges of a connection's life: connect hooks, disconnect hooks, the auth deadline,
+the scope trimmed after the connect hooks.
 
 Each is bounded: a hook that raises or hangs costs its own connection at most, never the
 server or anybody else's connection.
@@ -12,7 +13,7 @@ import itertools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..conf import realtime_settings
 from ..metrics import metrics
@@ -124,3 +125,19 @@ def auth_deadlines() -> AuthDeadlines:
     if deadlines is None:
         deadlines = _deadlines[loop] = AuthDeadlines(loop)
     return deadlines
+
+
+def trim_scope(scope: dict[str, Any]) -> None:
+    """Free what only the handshake needed: the request headers and the parsed cookies.
+
+    Emptied in place, because every middleware's copy of the scope shares them (as does
+    daphne's protocol). Authentication and the ``@on_connect`` hooks have seen them.
+    """
+    headers = scope.get("headers")
+    if isinstance(headers, list):
+        headers.clear()
+    else:
+        scope["headers"] = []
+    cookies = scope.get("cookies")
+    if isinstance(cookies, dict):
+        cookies.clear()

@@ -212,7 +212,12 @@ def test_the_health_log_listens_once_however_often_the_hub_starts():
 
 
 async def test_the_rate_limit_is_parsed_once_and_buckets_come_with_the_first_event():
-    from realtime.connection.consumer import RealtimeConsumer, rate_policy
+    from realtime.conf import realtime_settings
+    from realtime.connection.consumer import RealtimeConsumer
+    from realtime.connection.limits import shared_policy
+
+    def rate_policy():
+        return shared_policy(realtime_settings.RATE_LIMIT)
 
     assert rate_policy() is rate_policy() is not None
     with override_settings(REALTIME={"RATE_LIMIT": {"rate": 1.0, "burst": 2}}):
