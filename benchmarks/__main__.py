@@ -1,7 +1,8 @@
 """One entry point for the end-to-end benchmarks.
 
     python -m benchmarks run --quick          # every scenario, small (under 5 minutes)
-    python -m benchmarks run --full           # the README's numbers
+    python -m benchmarks run --full           # the README's numbers, and the scale scenario
+    python -m benchmarks run --full --scenarios memory scale   # docs/topics/memory.md
     python -m benchmarks run --quick --scenarios fanout --setups realtime-1 channels-pubsub
     python -m benchmarks report benchmarks/results/latest.json --markdown
 
@@ -29,7 +30,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import cross_calls, failover, fanout, memory, overload, report, request_ack
+from . import cross_calls, failover, fanout, memory, overload, report, request_ack, scale
 from .nodes import SETUPS, raise_open_file_limit
 from .profiles import PROFILES, Profile
 from .ui import Ui
@@ -37,7 +38,8 @@ from .ui import Ui
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SCENARIOS = ("fanout", "requests", "cross", "memory", "failover")
-OPTIONAL_SCENARIOS = ("layers", "overload")
+# "scale" runs by default in --full (and, tiny, in the smoke run), on request otherwise.
+OPTIONAL_SCENARIOS = ("layers", "overload", "scale")
 
 
 def machine() -> dict[str, Any]:
@@ -103,6 +105,8 @@ async def run_scenarios(
             results["overload"] = await overload.run(profile, workdir, ui)
         elif name == "layers":
             results["layers"] = _layer_bench(profile, workdir)
+        elif name == "scale":
+            results["scale"] = await scale.run(profile, workdir, ui)
         results.setdefault("seconds", {})[name] = round(time.monotonic() - started, 1)
 
 
@@ -130,6 +134,8 @@ def _stop_on_sigterm() -> None:
 def run(args: argparse.Namespace) -> int:
     """``run``: measure, then write JSON, tables and the plot."""
     profile = PROFILES[args.profile]
+    if args.scenarios is None:
+        args.scenarios = [*SCENARIOS, *(("scale",) if profile.name in ("full", "smoke") else ())]
     raise_open_file_limit()
     _stop_on_sigterm()
     out = Path(args.out)
@@ -212,13 +218,16 @@ def main(argv: list[str] | None = None) -> int:
         dest="profile",
         action="store_const",
         const="full",
-        help="the README's numbers (about 7 minutes)",
+        help="the README's numbers and the scale scenario (about 13 minutes)",
     )
     size.add_argument(
         "--smoke", dest="profile", action="store_const", const="smoke", help=argparse.SUPPRESS
     )
     runner.add_argument(
-        "--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS + OPTIONAL_SCENARIOS
+        "--scenarios",
+        nargs="+",
+        choices=SCENARIOS + OPTIONAL_SCENARIOS,
+        help="default: all but layers and overload (and scale only with --full)",
     )
     runner.add_argument(
         "--setups",

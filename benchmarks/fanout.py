@@ -235,17 +235,28 @@ def max_passing(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(passing, key=lambda step: step["rate"]) if passing else None
 
 
-async def run_setup(key: str, profile: Profile, workdir: Path, ui: Ui) -> dict[str, Any]:
-    """Every step of one configuration."""
+async def run_setup(
+    key: str,
+    profile: Profile,
+    workdir: Path,
+    ui: Ui,
+    root: Path | None = None,
+    search_rate: bool = True,
+) -> dict[str, Any]:
+    """Every step of one configuration (nodes running the code in ``root``, if given);
+    without ``search_rate`` only the fixed load."""
     setup = SETUPS[key]
     per_node = profile.clients_per_node
     fixed = max(1, round(profile.fixed_frames_per_second / (2 * per_node)))
     ui.note(f"fan-out, {setup.label}: starting 2 nodes and {setup.redis} Redis")
-    with running(setup, 2) as cluster:
+    with running(setup, 2, root=root) as cluster:
         async with agents("receivers-1", "receivers-2", "sender") as (one, two, sender):
             rig = await make_rig(cluster, [one, two], sender, profile, workdir)
             await rig.step(fixed, profile.warmup_seconds)  # warm-up, not reported
-            steps = await search(rig, profile, fixed, ui)
+            if search_rate:
+                steps = await search(rig, profile, fixed, ui)
+            else:
+                steps = [await rig.step(fixed, profile.step_seconds)]
     best = max_passing(steps)
     return {
         "label": setup.label,

@@ -4,16 +4,18 @@
 
 Each request is one JSON object on a line; each answer too. Commands:
 
-* ``open`` {url, count, prefix, room, heartbeat}: open ``count`` more connections to ``url``
-  as users ``<prefix><n>`` (``?id=``), join ``room`` when given, send the empty heartbeat
-  every ``heartbeat`` seconds when given. Answers ``{"open": total}``.
+* ``open`` {url, count, prefix, room, heartbeat[, handshake_timeout]}: open ``count`` more
+  connections to ``url`` as users ``<prefix><n>`` (``?id=``), join ``room`` when given,
+  send the empty heartbeat every ``heartbeat`` seconds when given. Answers
+  ``{"open": total}``.
 * ``arm`` {step, count}: record the room pushes of step ``step`` (``count`` messages).
 * ``progress``: frames received so far, of the armed step and of any step.
 * ``collect`` {path}: write the armed step's message numbers and latencies to
   ``path.seq`` / ``path.lat`` (native ``array`` files) and answer the counts.
-* ``send`` {url, room, step, rate, count, path}: push ``count`` room messages at ``rate``
-  per second through one connection, each stamped with its step, number and send time;
-  write the send times to ``path.sent``; answer acknowledgements and pacing.
+* ``send`` {url, room, step, rate, count, path[, action]}: push ``count`` room messages
+  (``action`` ``broadcast``: to everybody) at ``rate`` per second through one connection,
+  each stamped with its step, number and send time; write the send times to
+  ``path.sent``; answer acknowledgements and pacing.
 * ``calls`` {url, prefix, concurrency, seconds, path}: ``concurrency`` connections each
   calling ``echo`` in a closed loop for ``seconds``; latencies to ``path.lat``.
 * ``cpu``: this process's CPU seconds. ``quit``: close everything and exit.
@@ -133,7 +135,13 @@ class Agent:
         self.sender_replies = Replies()
 
     async def open(
-        self, url: str, count: int, prefix: str, room: str | None, heartbeat: float | None
+        self,
+        url: str,
+        count: int,
+        prefix: str,
+        room: str | None,
+        heartbeat: float | None,
+        handshake_timeout: float = 10.0,
     ) -> dict[str, Any]:
         """Open ``count`` more connections (bounded concurrency), joined to ``room``."""
         gate = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
@@ -143,13 +151,17 @@ class Agent:
         async def one(number: int) -> LeanSocket:
             async with gate:
                 joiner = "&" if "?" in url else "?"
-                return await self._connect(f"{url}{joiner}id={prefix}{number}", room, heartbeat)
+                return await self._connect(
+                    f"{url}{joiner}id={prefix}{number}", room, heartbeat, handshake_timeout
+                )
 
         opened = await asyncio.gather(*(one(n) for n in range(first, first + count)))
         self.sockets.extend(opened)
         return {"open": len(self.sockets), "seconds": time.monotonic() - started}
 
-    async def _connect(self, url: str, room: str | None, heartbeat: float | None) -> LeanSocket:
+    async def _connect(
+        self, url: str, room: str | None, heartbeat: float | None, timeout: float
+    ) -> LeanSocket:
         replies = Replies()
         recorder = self.recorder
 
@@ -157,7 +169,7 @@ class Agent:
             if not recorder.on_text(data):
                 replies.on_frame(data)
 
-        socket = await open_socket(url, on_text)
+        socket = await open_socket(url, on_text, timeout)
         if room is not None:
             replies.waiter = asyncio.get_running_loop().create_future()
             join = {"event": "joinRoom", "payload": {"roomId": room}, "callbackId": "join"}
@@ -204,9 +216,17 @@ class Agent:
         }
 
     async def send(
-        self, url: str, room: str, step: int, rate: float, count: int, path: str
+        self,
+        url: str,
+        room: str,
+        step: int,
+        rate: float,
+        count: int,
+        path: str,
+        action: str = "toRoom",
     ) -> dict[str, Any]:
-        """Push ``count`` room messages at ``rate`` per second; wait for their replies."""
+        """Push ``count`` room messages (or broadcasts) at ``rate`` per second; wait for
+        their replies."""
         if self.sender is None:
             joiner = "&" if "?" in url else "?"
             self.sender = await open_socket(
@@ -218,7 +238,10 @@ class Agent:
         sent_at = array("d", bytes(8 * count))
         started = time.monotonic()
         max_lag = 0.0
-        head = b'{"event":"command","payload":{"action":"toRoom","roomId":"' + room.encode()
+        if action == "broadcast":
+            head = b'{"event":"command","payload":{"action":"broadcast'
+        else:
+            head = b'{"event":"command","payload":{"action":"toRoom","roomId":"' + room.encode()
         sent = 0
         while sent < count:
             now = time.monotonic()

@@ -11,14 +11,21 @@ import contextlib
 import ctypes
 import os
 import resource
+import shutil
 import signal
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from tests.support.processes import DaphneNode, start_all
+from tests.support.processes import ROOT, DaphneNode, start_all
 from tests.support.redis import RedisServer
 
 REALTIME_APP = "project.asgi:application"
+# The code measured as "before" by the memory scenarios: main before the memory work of
+# issue 16 (override with BENCH_BEFORE=<commit>).
+BEFORE_COMMIT = os.environ.get("BENCH_BEFORE", "eeda5e84abb8379d4dffdb7edc28b75170ee2173")
 BASELINE_APP = "benchmarks.baseline:application"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PR_SET_PDEATHSIG = 1
@@ -66,10 +73,17 @@ class BenchNode(DaphneNode):
     preexec = staticmethod(die_with_parent)
 
     def __init__(
-        self, app: str, server_name: str, redis_nodes: list[str], env: dict[str, str]
+        self,
+        app: str,
+        server_name: str,
+        redis_nodes: list[str],
+        env: dict[str, str],
+        root: Path | None = None,
     ) -> None:
         super().__init__(server_name=server_name, redis_nodes=redis_nodes, env=env)
         self.app = app
+        if root is not None:
+            self.cwd = root  # daphne imports the project from its working directory
 
     def command(self) -> list[str]:
         """daphne on 127.0.0.1 with the chosen application."""
@@ -88,6 +102,20 @@ class BenchNode(DaphneNode):
         """The daphne process id."""
         assert self.process is not None
         return self.process.pid
+
+
+@contextlib.contextmanager
+def checkout(commit: str) -> Iterator[Path]:
+    """The tree of ``commit`` of this repository in a temporary folder (removed after)."""
+    folder = Path(tempfile.mkdtemp(prefix="realtime-before-"))
+    try:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", commit], cwd=ROOT, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -130,6 +158,7 @@ class Cluster:
     setup: Setup
     node_count: int
     redis_count: int | None = None
+    root: Path | None = None  # where the nodes' code comes from (None: this tree)
     redis: list[BenchRedis] = field(default_factory=list)
     nodes: list[BenchNode] = field(default_factory=list)
 
@@ -139,7 +168,7 @@ class Cluster:
         start_all(list(self.redis))
         urls = [server.url for server in self.redis]
         self.nodes = [
-            BenchNode(self.setup.app, f"bench-{n + 1}", urls, self.setup.env())
+            BenchNode(self.setup.app, f"bench-{n + 1}", urls, self.setup.env(), self.root)
             for n in range(self.node_count)
         ]
         start_all(list(self.nodes), timeout=60)
@@ -165,9 +194,11 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running(setup: Setup, node_count: int, redis_count: int | None = None) -> Iterator[Cluster]:
-    """A started :class:`Cluster`, stopped on leaving the block."""
-    cluster = Cluster(setup, node_count, redis_count)
+def running(
+    setup: Setup, node_count: int, redis_count: int | None = None, root: Path | None = None
+) -> Iterator[Cluster]:
+    """A started :class:`Cluster` (code from ``root``), stopped on leaving the block."""
+    cluster = Cluster(setup, node_count, redis_count, root=root)
     try:
         yield cluster.start()
     finally:

@@ -35,6 +35,14 @@ class Profile:
     failover_rate: int
     failover_seconds: float
     failover_kill_at: float
+    # scale: idle connections on one node (capped by the open-file limit), how many of them
+    # are in one room, broadcasts and room pushes sent, seconds of heartbeat-only CPU
+    # measured, clients in the room of the 2-node fan-out (0: that part is skipped)
+    scale_connections: int = 0
+    scale_room: int = 0
+    scale_pushes: int = 3
+    scale_idle_seconds: float = 30.0
+    scale_fanout_clients: int = 0
     failover_cases: tuple[tuple[str, int], ...] = (
         ("kill", 1),
         ("kill", 2),
@@ -64,6 +72,11 @@ FULL = Profile(
     failover_rate=50,
     failover_seconds=8.0,
     failover_kill_at=3.0,
+    scale_connections=20000,
+    scale_room=1000,
+    scale_pushes=5,
+    scale_idle_seconds=30.0,
+    scale_fanout_clients=1000,
 )
 
 QUICK = Profile(
@@ -87,6 +100,11 @@ QUICK = Profile(
     failover_rate=50,
     failover_seconds=4.0,
     failover_kill_at=1.5,
+    scale_connections=2000,
+    scale_room=200,
+    scale_pushes=3,
+    scale_idle_seconds=5.0,
+    scale_fanout_clients=200,
 )
 
 SMOKE = Profile(
@@ -111,6 +129,10 @@ SMOKE = Profile(
     failover_seconds=2.0,
     failover_kill_at=0.7,
     failover_cases=(("kill", 2), ("freeze", 1)),
+    scale_connections=60,
+    scale_room=10,
+    scale_pushes=2,
+    scale_idle_seconds=0.5,
 )
 
 PROFILES = {profile.name: profile for profile in (FULL, QUICK, SMOKE)}

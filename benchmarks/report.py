@@ -144,6 +144,52 @@ def memory_rows(memory: dict[str, Any]) -> Rows:
             ]
         )
     title = f"Memory per idle connection (heartbeat every {memory['heartbeat_seconds']:g} s)"
+    if memory.get("after_over_before"):
+        title += f"; now / before issue 16: {memory['after_over_before']:.2f}"
+    return title, header, rows
+
+
+def scale_rows(scale: dict[str, Any]) -> Rows:
+    """One node's idle connections and pushes, and the 1 000-client fan-out."""
+    header = ["measure", "value"]
+    heartbeat_cpu = scale["heartbeat_cpu_ms_per_connection_minute"]
+    rows = [
+        ["idle connections on one node", _num(scale["connections"])],
+        ["connections opened per second", _num(scale["connections_per_second"], 0)],
+        ["RSS per connection, KiB", _num(scale["kib_per_connection"], 2)],
+        ["heartbeat CPU, ms per connection per minute", _num(heartbeat_cpu, 3)],
+    ]
+    for key, name in (("broadcast", "broadcast to all"), ("room_push", "room push")):
+        push = scale[key]
+        rows.append(
+            [
+                f"{name} ({push['recipients']:,} recipients x {push['messages']}): p50 / p99 ms",
+                f"{_num(push['p50_ms'])} / {_num(push['p99_ms'])}",
+            ]
+        )
+        rows.append([f"{name}: delivered / lost", f"{push['delivered']:,} / {push['lost']:,}"])
+        if "node_cpu_share" in push:
+            rows.append(
+                [
+                    f"{name}: node / busiest client process CPU share",
+                    f"{_num(push['node_cpu_share'], 2)} / {_num(push['client_cpu_share'], 2)}",
+                ]
+            )
+    fan = scale.get("fanout")
+    if fan:
+        before, now = fan["before"]["fixed"], fan["now"]["fixed"]
+        rows += [
+            [f"fan-out, {fan['clients']:,} clients in one room on 2 nodes: max msg/s (p99 limit)",
+             _num(fan["now"]["max_rate"])],
+            ["fan-out server CPU µs/frame at the fixed load: before issue 16 / now",
+             f"{_num(before['server_cpu_us_per_frame'])} / {_num(now['server_cpu_us_per_frame'])}"
+             f" (x{_num(fan['cpu_now_over_before'], 2)})"],
+        ]  # fmt: skip
+    title = f"Scale: one node (heartbeat every {scale['heartbeat_seconds']:g} s)"
+    if scale["connections"] < scale["wanted"]:
+        title += (
+            f"; {scale['wanted']:,} wanted, the open-file limit allows {scale['connections']:,}"
+        )
     return title, header, rows
 
 
@@ -233,7 +279,34 @@ def target_rows(results: dict[str, Any]) -> Rows:
                     result["lost"] == 0,
                 )
             )
+    rows += _memory_targets(results)
     return "Targets", ["target", "measured", "met"], rows
+
+
+def _memory_targets(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    memory = results.get("memory", {}).get("setups", {}).get("realtime-1")
+    if memory:
+        kib = memory["kib_per_connection"]
+        rows.append(
+            _target("≤ 15 KiB RSS per idle connection", f"{kib} KiB", kib is not None and kib <= 15)
+        )
+    scale = results.get("scale")
+    if scale:
+        lost = scale["broadcast"]["lost"] + scale["room_push"]["lost"]
+        rows.append(
+            _target(
+                f"{scale['connections']:,} idle connections on one node, pushes: nothing lost",
+                f"{lost} lost",
+                lost == 0,
+            )
+        )
+        ratio = (scale.get("fanout") or {}).get("cpu_now_over_before")
+        if ratio is not None:
+            rows.append(
+                _target("fan-out CPU per frame within 10% of before", f"x{ratio}", ratio <= 1.1)
+            )
+    return rows
 
 
 def _target(name: str, measured: str, met: bool) -> list[str]:
@@ -246,6 +319,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], Rows]]] = [
     ("cross", cross_rows),
     ("memory", memory_rows),
     ("failover", failover_rows),
+    ("scale", scale_rows),
 ]
 
 

@@ -28,12 +28,13 @@ class RealtimeConfig(AppConfig):
         start_node_when_served(preflight=checks.refuse_to_serve_with_errors)
         try:
             fixes, max_bytes = realtime_settings.DAPHNE_FIXES, realtime_settings.MAX_FRAME_BYTES
+            lean = realtime_settings.DAPHNE_LEAN_CONNECTIONS
         except ImproperlyConfigured:
             return  # the system checks report the invalid settings
         if fixes:
             from .connection import daphne_fixes
 
-            daphne_fixes.install(max_bytes)
+            daphne_fixes.install(max_bytes, lean=lean)
 
     @staticmethod
     def _hand_over() -> None:

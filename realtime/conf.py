@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "BAD_FRAME_LOG_INTERVAL": 10.0,
     # Apply the narrow daphne 4.2 workarounds (empty text frames, clean 1009 close).
     "DAPHNE_FIXES": True,
+    # With DAPHNE_FIXES: lean idle connections under daphne (a small input queue, protocol
+    # options shared per factory, handshake leftovers dropped at accept; daphne_memory).
+    "DAPHNE_LEAN_CONNECTIONS": True,
     # Seconds between a node's presence announcements to the cluster.
     "NODE_HEARTBEAT_INTERVAL": 1.0,
     # Announcements a node may miss before the others consider it dead.
@@ -64,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "AUTHENTICATE": None,
     # Refuse failed authentication with HTTP 403 at the handshake instead of 4011 after it.
     "REJECT_AT_HANDSHAKE": False,
+    # Keep scope["headers"] (and scope["cookies"]) after the @on_connect hooks ran. False:
+    # they are emptied then, to save memory per connection; auth and hooks still see them.
+    "KEEP_HANDSHAKE_HEADERS": False,
     # Seconds a connection may stay open without a bound user before 4011 (None: forever).
     "AUTH_TIMEOUT": None,
     # Seconds authentication and the @on_connect hooks may take together before 1011.
@@ -111,10 +117,12 @@ VALIDATORS: dict[str, tuple[_Validator, str]] = {
     "GC_FREEZE": (lambda v: isinstance(v, bool), "True or False"),
     "BAD_FRAME_LOG_INTERVAL": (is_positive_number, "seconds > 0"),
     "DAPHNE_FIXES": (lambda v: isinstance(v, bool), "True or False"),
+    "DAPHNE_LEAN_CONNECTIONS": (lambda v: isinstance(v, bool), "True or False"),
     "NODE_HEARTBEAT_INTERVAL": (is_positive_number, "seconds > 0"),
     "NODE_MISSED_HEARTBEATS": (is_positive_int, "a positive integer"),
     "CROSS_SERVER_TIMEOUT": (is_positive_number, "seconds > 0"),
     "BIND_SESSION_USER": (lambda v: isinstance(v, bool), "True or False"),
+    "KEEP_HANDSHAKE_HEADERS": (lambda v: isinstance(v, bool), "True or False"),
     "AUTHENTICATE": (
         lambda v: v is None or is_dotted_path(v),
         "None or the dotted path of an async function, such as 'myapp.auth.authenticate'",

@@ -36,14 +36,14 @@ def run(tmp_path_factory):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=220,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out, json.loads((out / "latest.json").read_text()), result.stdout
 
 
 @pytest.mark.benchmark_smoke
-@pytest.mark.timeout(200)
+@pytest.mark.timeout(250)
 def test_fanout_accounts_for_every_frame(run):
     _, results, _ = run
     setups = results["fanout"]["setups"]
@@ -64,12 +64,26 @@ def test_every_other_scenario_reports(run):
     for result in results["cross"]["setups"].values():
         assert result["sequential"]["calls"] == 20
         assert result["sequential"]["p50_ms"] > 0
+    assert list(results["memory"]["setups"]) == ["realtime-before", "realtime-1", "channels-pubsub"]
     for result in results["memory"]["setups"].values():
         assert [sample["connections"] for sample in result["samples"]] == [0, 50, 100]
     assert list(results["failover"]["setups"]) == ["kill-r2", "freeze-r1"]
     for result in results["failover"]["setups"].values():
         assert result["delivered"] + result["lost"] == result["frames_expected"] > 0
-    assert set(results["seconds"]) == {"fanout", "requests", "cross", "memory", "failover"}
+    assert set(results["seconds"]) == {"fanout", "requests", "cross", "memory", "failover", "scale"}
+
+
+@pytest.mark.benchmark_smoke
+def test_scale_accounts_for_every_push(run):
+    _, results, _ = run
+    scale = results["scale"]
+    assert scale["connections"] == 60
+    for key, recipients in (("broadcast", 60 + 20), ("room_push", 10)):
+        push = scale[key]
+        assert push["recipients"] == recipients
+        assert push["delivered"] == push["messages"] * recipients
+        assert push["lost"] == push["duplicates"] == 0
+    assert scale["kib_per_connection"] > 0 and scale["connections_per_second"] > 0
 
 
 @pytest.mark.benchmark_smoke

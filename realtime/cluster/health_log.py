@@ -56,6 +56,7 @@ class HealthLog:
         self._task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
         self._throttled = ThrottledLogger(logger, 60.0)
+        self._listening = False
 
     def record(
         self, kind: str, subject: str, healthy: bool | None = None, detail: str = ""
@@ -135,6 +136,12 @@ class HealthLog:
         (another layer instance, or another hub in the same process, is not this node)."""
         self.layer = layer
         self.membership = membership
+        if self._listening:
+            # Connecting again would change nothing but leave one more weakref finalizer
+            # per signal behind: the hub calls this for every connection while it is not
+            # a cluster node (single-node mode), so it would grow with every connection.
+            return
+        self._listening = True
         uid = f"realtime-log-{id(self)}"
         signals.node_joined.connect(self._on_node_joined, dispatch_uid=uid + "-joined")
         signals.node_left.connect(self._on_node_left, dispatch_uid=uid + "-left")
@@ -142,6 +149,7 @@ class HealthLog:
         signals.redis_health_changed.connect(self._on_redis_health, dispatch_uid=uid + "-redis")
 
     def _disconnect(self) -> None:
+        self._listening = False
         uid = f"realtime-log-{id(self)}"
         signals.node_joined.disconnect(dispatch_uid=uid + "-joined")
         signals.node_left.disconnect(dispatch_uid=uid + "-left")

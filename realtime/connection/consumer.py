@@ -26,7 +26,7 @@ from ..wire.recovery import RecoveryRequest
 from .acks import Ack
 from .auth import AuthResult, authenticate
 from .handlers import Registry
-from .lifecycle import AuthDeadline, run_connect_hooks, run_disconnect_hooks
+from .lifecycle import auth_deadlines, run_connect_hooks, run_disconnect_hooks, trim_scope
 from .limits import (
     ConnectionRateLimiter,
     ConnectionsPerAddress,
@@ -34,6 +34,7 @@ from .limits import (
     Verdict,
     callback_hint,
     event_hint,
+    shared_policy,
 )
 from .socket import FLOW_CONTROL_KEY, Socket, SocketOwner, bad_input_log
 
@@ -104,8 +105,10 @@ class RealtimeConsumer(AsyncConsumer):
             self.owner = owner  # type: ignore[misc]
         self.socket: Socket | None = None
         self.handlers: Registry | None = None
-        self.pending: set[asyncio.Task[None]] = set()
+        # Created with the first handler task: an empty set costs 216 bytes per connection.
+        self.pending: set[asyncio.Task[None]] | None = None
         self.limiter: ConnectionRateLimiter | None = None
+        self.policy: RatePolicy | None = None
 
     async def __call__(  # type: ignore[override]
         self, scope: WebSocketScope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -138,11 +141,10 @@ class RealtimeConsumer(AsyncConsumer):
             return
         self.socket = socket
         self.handlers = hub.handlers
-        # The extra key lets the server report a client that stops reading (daphne_compat).
+        # The extra key lets the server report a client that stops reading (daphne_fixes).
         await socket.transmit({"type": "websocket.accept", FLOW_CONTROL_KEY: socket})
-        timer = None
         if realtime_settings.AUTH_TIMEOUT is not None:
-            timer = AuthDeadline(socket, realtime_settings.AUTH_TIMEOUT)
+            auth_deadlines().watch(socket, realtime_settings.AUTH_TIMEOUT)
         request = await hub.history.follow(socket)
         await hub.register(socket)
         try:
@@ -152,13 +154,13 @@ class RealtimeConsumer(AsyncConsumer):
             if auth.user_id is not None and not recovered:
                 await socket.bind(auth.user_id)
             if await run_connect_hooks(socket, hub.handlers.connect_hooks, deadline):
+                if not realtime_settings.KEEP_HANDSHAKE_HEADERS:
+                    trim_scope(socket.scope)
                 await self._serve(socket, receive)
             else:
                 await self._drain_until_disconnect(receive)
         finally:
             socket.mark_closed()
-            if timer is not None:
-                timer.cancel()
             await hub.unregister(socket)
             await self._finish_pending()
             await run_disconnect_hooks(socket, hub.handlers.disconnect_hooks)
@@ -203,8 +205,9 @@ class RealtimeConsumer(AsyncConsumer):
     async def _serve(self, socket: Socket, receive: Any) -> None:
         heartbeat = realtime_settings.HEARTBEAT_MESSAGE
         max_bytes = realtime_settings.MAX_FRAME_BYTES
-        policy = RatePolicy.from_setting(realtime_settings.RATE_LIMIT)
-        self.limiter = ConnectionRateLimiter(policy) if policy is not None else None
+        # The buckets are made at the first frame that is not a heartbeat (a full bucket made
+        # later behaves as one made now): an idle connection never needs them.
+        self.policy = shared_policy(realtime_settings.RATE_LIMIT)
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -268,16 +271,19 @@ class RealtimeConsumer(AsyncConsumer):
             return
         if not await self._slot_for(socket, event, ack):
             return
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = set()
         task = asyncio.get_running_loop().create_task(
             self._run_handler(handler, socket, event, ack)
         )
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+        pending.add(task)
+        task.add_done_callback(pending.discard)
 
     async def _slot_for(self, socket: Socket, event: ClientEvent, ack: Ack) -> bool:
         """True when a handler of the event may start now (after waiting, with WHEN_BUSY
         "wait"); False when it was refused with BUSY (counted)."""
-        if len(self.pending) < realtime_settings.MAX_PENDING_HANDLERS:
+        if self.pending is None or len(self.pending) < realtime_settings.MAX_PENDING_HANDLERS:
             return True
         if realtime_settings.WHEN_BUSY == "wait":
             await self._wait_for_a_slot(socket)
@@ -299,8 +305,9 @@ class RealtimeConsumer(AsyncConsumer):
         metrics.incr("busy_waits")
         socket.pause_reading(True)
         try:
-            while len(self.pending) >= realtime_settings.MAX_PENDING_HANDLERS:
-                await asyncio.wait(set(self.pending), return_when=asyncio.FIRST_COMPLETED)
+            pending = self.pending  # full, so made already (and never replaced)
+            while pending and len(pending) >= realtime_settings.MAX_PENDING_HANDLERS:
+                await asyncio.wait(set(pending), return_when=asyncio.FIRST_COMPLETED)
         finally:
             socket.pause_reading(False)
 
@@ -314,9 +321,12 @@ class RealtimeConsumer(AsyncConsumer):
     ) -> bool:
         """Apply the rate limit to one frame of ``size``; False when it was refused (or
         closed). A refused undecoded ``frame`` is answered when its callbackId is found."""
-        if self.limiter is None:
-            return True
-        verdict = self.limiter.check(event, size)
+        limiter = self.limiter
+        if limiter is None:
+            if self.policy is None:
+                return True
+            limiter = self.limiter = ConnectionRateLimiter(self.policy)
+        verdict = limiter.check(event, size)
         if verdict is Verdict.ALLOW:
             return True
         metrics.incr("rate_limited_frames")

@@ -49,7 +49,13 @@
    Whatever the kernel does not take goes through ``transport.write``, so the flow
    control above sees these writes like any other.
 
-All five are tested against a real daphne process (tests/e2e). Turn them off with
+6. **Lean idle connections** (``daphne_memory``): a small input queue instead of an
+   ``asyncio.Queue``, the factory's options as class attributes instead of ~30 copies per
+   connection, and what only the handshake needed dropped at accept. About 5 KiB less per
+   idle connection (``docs/topics/memory.md``); ``REALTIME["DAPHNE_LEAN_CONNECTIONS"] =
+   False`` turns this one off alone.
+
+All six are tested against a real daphne process (tests/e2e). Turn them off with
 ``REALTIME["DAPHNE_FIXES"] = False``.
 """
 
@@ -141,6 +147,9 @@ def attach_flow_control(protocol: Any, socket: Socket) -> bool:
 # autobahn's attributes the direct writer reads; autobahn is not pinned and some are private.
 _AUTOBAHN_STATE = ("state", "STATE_OPEN", "_perMessageCompress", "send_queue",
                    "maxMessagePayloadSize")  # fmt: skip
+# Of those, the ones autobahn sets on each connection: looked for in the instance itself,
+# since the lean-connection fix (daphne_memory) gives the class defaults for them.
+_AUTOBAHN_INSTANCE_STATE = ("state", "_perMessageCompress", "send_queue")
 _autobahn_ok: bool | None = None  # checked once, on the first connection
 
 
@@ -149,7 +158,12 @@ def autobahn_compatible(protocol: Any) -> bool:
     first connection only; a missing one turns direct writes off, with one warning)."""
     global _autobahn_ok
     if _autobahn_ok is None:
-        missing = [name for name in _AUTOBAHN_STATE if not hasattr(protocol, name)]
+        missing = [
+            name
+            for name in _AUTOBAHN_STATE
+            if not hasattr(protocol, name)
+            or (name in _AUTOBAHN_INSTANCE_STATE and name not in vars(protocol))
+        ]
         _autobahn_ok = not missing
         if missing:
             logger.warning(
@@ -165,16 +179,29 @@ def read_control(protocol: Any) -> ReadControl | None:
     and ``resumeProducing`` of the transport): the client's frames then wait in its own
     send buffer, not in daphne's unbounded queue."""
     transport = getattr(protocol, "transport", None)
-    pause = getattr(transport, "pauseProducing", None)
-    resume = getattr(transport, "resumeProducing", None)
-    if pause is None or resume is None:
+    if getattr(transport, "pauseProducing", None) is None:
         return None
+    if getattr(transport, "resumeProducing", None) is None:
+        return None
+    return ReadSwitch(transport).control
 
-    def control(paused: bool) -> None:
+
+class ReadSwitch:
+    """Pauses and resumes reading one transport (one slot: a closure over the transport's
+    two bound methods cost several times as much per connection)."""
+
+    __slots__ = ("transport",)
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def control(self, paused: bool) -> None:
+        """Stop reading (``paused``) or read again."""
         with contextlib.suppress(Exception):  # a connection being torn down
-            (pause if paused else resume)()
-
-    return control
+            if paused:
+                self.transport.pauseProducing()
+            else:
+                self.transport.resumeProducing()
 
 
 def direct_writer(protocol: Any, socket: Socket) -> DirectWriter | None:
@@ -184,13 +211,35 @@ def direct_writer(protocol: Any, socket: Socket) -> DirectWriter | None:
     transport = getattr(protocol, "transport", None)
     if transport is None or not autobahn_compatible(protocol):
         return None
-    state_open = protocol.STATE_OPEN
-    write = transport.write
-    send_now = immediate_sender(transport)
+    # A bound method: called once per recipient of a fan-out, it is as cheap to call as a
+    # closure, and with its object a sixth of the two closures' memory.
+    return FrameWriter(protocol, transport, socket).write
 
-    def write_frame(frame: OutgoingFrame) -> bool:
-        if protocol.state != state_open:
-            socket.connection_closing()
+
+_TCP_STATE = ("socket", "TLS", "connected", "disconnecting", "_writeDisconnected",
+              "dataBuffer", "offset", "_tempDataBuffer")  # fmt: skip
+
+
+class FrameWriter:
+    """Writes finished frames to one connection's transport (see "Direct writes" above).
+
+    One small object per connection (not closures: they cost several times its size).
+    """
+
+    __slots__ = ("protocol", "sock", "socket", "transport")
+
+    def __init__(self, protocol: Any, transport: Any, socket: Socket | None) -> None:
+        self.protocol = protocol
+        self.transport = transport
+        self.socket = socket
+        self.sock = transport.socket if _plain_tcp(transport) else None
+
+    def write(self, frame: OutgoingFrame) -> bool:
+        """Write ``frame``; False when autobahn's own path must send it."""
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
+            if self.socket is not None:
+                self.socket.connection_closing()
             return False
         # The cases where autobahn's sendMessage would do more than write the frame.
         if (
@@ -200,19 +249,40 @@ def direct_writer(protocol: Any, socket: Socket) -> DirectWriter | None:
         ):
             return False
         data = frame.wire
-        if send_now is not None:
-            sent = send_now(data)
+        if self.sock is not None:
+            sent = self.send_now(data)
             if sent == len(data):
                 return True
             data = data[sent:]
-        write(data)
+        self.transport.write(data)
         return True
 
-    return write_frame
+    def send_now(self, data: bytes) -> int:
+        """``socket.send`` when nothing waits in Twisted's buffer (see :func:`immediate_sender`)."""
+        transport = self.transport
+        if (
+            transport.TLS
+            or not transport.connected
+            or transport.disconnecting
+            or transport._writeDisconnected
+            or transport._tempDataBuffer
+            or len(transport.dataBuffer) > transport.offset
+        ):
+            return 0
+        try:
+            return self.sock.send(data)
+        except OSError:
+            return 0
 
 
-_TCP_STATE = ("socket", "TLS", "connected", "disconnecting", "_writeDisconnected",
-              "dataBuffer", "offset", "_tempDataBuffer")  # fmt: skip
+def _plain_tcp(transport: Any) -> bool:
+    try:
+        from twisted.internet.tcp import Connection
+    except ImportError:  # pragma: no cover - daphne depends on Twisted
+        return False
+    return isinstance(transport, Connection) and all(
+        hasattr(transport, name) for name in _TCP_STATE
+    )
 
 
 def immediate_sender(transport: Any) -> Callable[[bytes], int] | None:
@@ -227,36 +297,13 @@ def immediate_sender(transport: Any) -> Callable[[bytes], int] | None:
     and everything goes through ``transport.write``, keeping the order of bytes; an error
     is left for Twisted's own write to meet and handle. None for any other transport.
     """
-    try:
-        from twisted.internet.tcp import Connection
-    except ImportError:  # pragma: no cover - daphne depends on Twisted
+    if not _plain_tcp(transport):
         return None
-    if not isinstance(transport, Connection) or not all(
-        hasattr(transport, name) for name in _TCP_STATE
-    ):
-        return None
-    sock = transport.socket
-
-    def send_now(data: bytes) -> int:
-        if (
-            transport.TLS
-            or not transport.connected
-            or transport.disconnecting
-            or transport._writeDisconnected
-            or transport._tempDataBuffer
-            or len(transport.dataBuffer) > transport.offset
-        ):
-            return 0
-        try:
-            return sock.send(data)
-        except OSError:
-            return 0
-
-    return send_now
+    return FrameWriter(None, transport, None).send_now
 
 
-def install(max_frame_bytes: int) -> bool:
-    """Apply the workarounds; returns False when daphne is not importable."""
+def install(max_frame_bytes: int, lean: bool = True) -> bool:
+    """Apply the workarounds (with ``lean``, also ``daphne_memory``'s); False without daphne."""
     try:
         from daphne.ws_protocol import WebSocketProtocol
     except ImportError:  # pragma: no cover - daphne is a dependency
@@ -264,8 +311,16 @@ def install(max_frame_bytes: int) -> bool:
     WebSocketProtocol.failByDrop = False
     WebSocketProtocol.maxMessagePayloadSize = max_frame_bytes
     WebSocketProtocol.maxFramePayloadSize = max_frame_bytes
-    if getattr(WebSocketProtocol, _MARK, False):
-        return True
+    if not getattr(WebSocketProtocol, _MARK, False):
+        _wrap_handle_reply(WebSocketProtocol)
+    if lean:
+        from . import daphne_memory
+
+        daphne_memory.install()
+    return True
+
+
+def _wrap_handle_reply(WebSocketProtocol: Any) -> None:
     original = WebSocketProtocol.handle_reply
 
     def handle_reply(self: Any, message: dict[str, Any]) -> None:
@@ -288,4 +343,3 @@ def install(max_frame_bytes: int) -> bool:
 
     WebSocketProtocol.handle_reply = handle_reply
     setattr(WebSocketProtocol, _MARK, True)
-    return True

@@ -1,4 +1,5 @@
-"""The edges of a connection's life: connect hooks, disconnect hooks, the auth deadline.
+"""The edges of a connection's life: connect hooks, disconnect hooks, the auth deadline,
+the scope trimmed after the connect hooks.
 
 Each is bounded: a hook that raises or hangs costs its own connection at most, never the
 server or anybody else's connection.
@@ -7,9 +8,12 @@ server or anybody else's connection.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..conf import realtime_settings
 from ..metrics import metrics
@@ -62,26 +66,78 @@ async def run_disconnect_hooks(socket: Socket, hooks: Sequence[Hook]) -> None:
                 logger.exception("Disconnect hook %s failed", hook.__qualname__)
 
 
-class AuthDeadline:
-    """Closes a connection with 4011 if no user is bound within ``AUTH_TIMEOUT`` seconds.
+class AuthDeadlines:
+    """Closes connections with 4011 when no user is bound within ``AUTH_TIMEOUT`` seconds.
 
-    A timer handle, not a task, waits; it costs nothing when the user binds in time.
+    One per event loop, for all its connections: the deadlines wait in a heap under a
+    single timer handle (re-armed for the earliest), instead of a handle and an object per
+    connection. A connection that ended or bound a user in time is skipped when its
+    deadline comes; until then the heap holds it (at most ``AUTH_TIMEOUT`` seconds).
     """
 
-    def __init__(self, socket: Socket, timeout: float) -> None:
-        self.socket = socket
-        self._closing: asyncio.Task[None] | None = None
-        self._timer = asyncio.get_running_loop().call_later(timeout, self._expire)
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._heap: list[tuple[float, int, Socket]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def watch(self, socket: Socket, timeout: float) -> None:
+        """Close ``socket`` after ``timeout`` seconds unless a user is bound by then."""
+        deadline = self._loop.time() + timeout
+        heapq.heappush(self._heap, (deadline, next(self._order), socket))
+        if self._timer is None or deadline < self._timer.when():
+            self._arm()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(self._heap[0][0], self._expire) if self._heap else None
 
     def _expire(self) -> None:
-        if self.socket.closed or self.socket.user_id is not None:
-            return
-        logger.info("Closing %r: no user bound within AUTH_TIMEOUT", self.socket)
-        metrics.incr("auth_timeouts")
-        self._closing = asyncio.get_running_loop().create_task(
-            self.socket.close(*codes.AUTH_TIMEOUT)
-        )
+        self._timer = None
+        now = self._loop.time()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            socket = heapq.heappop(heap)[2]
+            if socket.closed or socket.user_id is not None:
+                continue
+            logger.info("Closing %r: no user bound within AUTH_TIMEOUT", socket)
+            metrics.incr("auth_timeouts")
+            task = self._loop.create_task(socket.close(*codes.AUTH_TIMEOUT))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        self._arm()
 
-    def cancel(self) -> None:
-        """Stop waiting (the connection ended)."""
-        self._timer.cancel()
+
+_deadlines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AuthDeadlines] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def auth_deadlines() -> AuthDeadlines:
+    """The :class:`AuthDeadlines` of the running event loop."""
+    loop = asyncio.get_running_loop()
+    deadlines = _deadlines.get(loop)
+    if deadlines is None:
+        deadlines = _deadlines[loop] = AuthDeadlines(loop)
+    return deadlines
+
+
+def trim_scope(scope: dict[str, Any]) -> None:
+    """Free what only the handshake needed: the request headers and the parsed cookies.
+
+    Emptied in place, because every middleware's copy of the scope shares them (as does
+    daphne's protocol). Authentication and the ``@on_connect`` hooks have seen them.
+    """
+    headers = scope.get("headers")
+    if isinstance(headers, list):
+        headers.clear()
+    else:
+        scope["headers"] = []
+    cookies = scope.get("cookies")
+    if isinstance(cookies, dict):
+        cookies.clear()

@@ -214,3 +214,15 @@ class ConnectionsPerAddress:
     def count(self, address: str) -> int:
         """Open connections from ``address``."""
         return self._counts.get(address, 0)
+
+
+_shared: tuple[Any, RatePolicy | None] = (object(), None)
+
+
+def shared_policy(setting: Mapping[str, Any] | None) -> RatePolicy | None:
+    """The :class:`RatePolicy` of a setting value, parsed once for every connection (and
+    again when the setting changes)."""
+    global _shared
+    if _shared[0] is not setting:
+        _shared = (setting, RatePolicy.from_setting(setting))
+    return _shared[1]

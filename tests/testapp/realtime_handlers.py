@@ -182,3 +182,24 @@ async def recovery_info(socket: Socket, data: Any, ack: Ack) -> Any:
         "state": socket.state,
         "server": server_name(),
     }
+
+
+@on("daphneInternals")
+async def daphne_internals(socket: Socket, data: Any, ack: Ack) -> Any:
+    """What daphne keeps for this connection (the lean-connection fix's effect)."""
+    from realtime.connection.daphne_memory import HANDSHAKE_ONLY
+
+    writer = socket._writer
+    protocol = getattr(writer, "__self__", None)
+    protocol = getattr(protocol, "protocol", None)
+    if protocol is None:
+        return {"daphne": False}
+    state = vars(protocol)
+    return {
+        "daphne": True,
+        "queue": type(protocol.application_queue).__name__,
+        "leftovers": sorted(name for name in HANDSHAKE_ONLY if name in state),
+        "options_copied": "openHandshakeTimeout" in state,
+        "request": type(protocol.request).__name__,
+        "headers": list(socket.scope.get("headers", ())),
+    }
