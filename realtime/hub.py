@@ -117,6 +117,7 @@ class Hub:
         install_system_handlers(self.cross_server, self)
         install_operations(self.cross_server, self.link.features)
         self.health_log = HealthLog(name)
+        self._node_started = False
         self._node_handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
             msg.ToAll: self.fanout.on_message,
             msg.ToUsers: self.fanout.on_message,
@@ -158,6 +159,7 @@ class Hub:
         self.health_log.listen(self.link.layer, self.cluster)
         await self.link.start_listening(self.name)
         await self.cluster.start()
+        self._node_started = True
 
     async def observe(self, wait: float | None = None) -> None:
         """As an observer, listen to announcements for ``wait`` seconds (default: a little
@@ -168,6 +170,7 @@ class Hub:
 
     async def stop(self) -> None:
         """Leave the cluster and stop listening to other nodes (tests and shutdown)."""
+        self._node_started = False
         await self.cluster.stop()
         await self.cross_server.stop()
         await self.health_log.stop()
@@ -179,7 +182,7 @@ class Hub:
         """Track a newly opened connection."""
         self.local.add_socket(socket)
         _freeze_gc_once()
-        if not self.link.is_node:
+        if not self._node_started:  # retried on the next connection if it failed
             await self.start_node()
 
     async def unregister(self, socket: Socket) -> None:

@@ -246,3 +246,19 @@ class TestOversizePushes:
         assert all(recorder.frames == [] for recorder in recorders)
         await hub.broadcast("small", "x" * 100)
         assert all(len(recorder.frames) == 1 for recorder in recorders)
+
+
+async def test_a_single_node_hub_starts_its_node_once():
+    hub = Hub(layer=None, name="solo")
+    starts = []
+    original = hub.start_node
+
+    async def counted() -> None:
+        starts.append(1)
+        await original()
+
+    hub.start_node = counted  # type: ignore[method-assign]
+    for _ in range(3):
+        await connect(hub)
+    assert starts == [1]
+    await hub.stop()
