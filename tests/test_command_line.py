@@ -4,13 +4,10 @@ The commands' effects against live nodes are in tests/e2e/test_commands.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from django.core.management import CommandError, call_command, load_command_class
 
-from tests.support.processes import ROOT
+from tests.support.processes import run_manage
 
 COMMANDS = ["realtime_emit", "realtime_status", "realtime_redis"]
 # Each command line without --json, and where --json goes in it: first, right after the
@@ -82,13 +79,7 @@ def test_call_command_takes_json_after_the_subcommand_too():
     ],
 )
 def test_help_shows_an_example_and_the_exit_codes(argv):
-    done = subprocess.run(
-        [sys.executable, "manage.py", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_manage(*argv)
     assert done.returncode == 0, done.stderr
     example = done.stdout.split("example", 1)[1]
     assert f"manage.py {argv[0]} " in example
@@ -97,12 +88,6 @@ def test_help_shows_an_example_and_the_exit_codes(argv):
 
 
 def test_a_wrong_command_line_exits_with_2():
-    done = subprocess.run(
-        [sys.executable, "manage.py", "realtime_emit", "server", "ping", "--jsn"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_manage("realtime_emit", "server", "ping", "--jsn")
     assert done.returncode == 2
     assert "unrecognized arguments: --jsn" in done.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import subprocess
-import sys
 
 import pytest
 from django.contrib.auth.models import User
@@ -18,7 +16,7 @@ from realtime.hub import Hub
 from realtime.metrics import DROP_COUNTERS
 from realtime.models import HealthEvent
 from realtime.status import cluster_status
-from tests.support.processes import ROOT
+from tests.support.processes import run_manage
 
 STATUS_URL = "/admin/realtime/clusterstatus/"
 DATA_URL = "/admin/realtime/clusterstatus/data/"
@@ -180,13 +178,7 @@ class TestCommandsWithoutRedis:
             call_command("realtime_redis", "add", "http://example.com")
 
     def test_exit_code_1_and_message_without_traceback(self):
-        done = subprocess.run(
-            [sys.executable, "manage.py", "realtime_emit", "broadcast", "say", "{oops"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_manage("realtime_emit", "broadcast", "say", "{oops")
         assert done.returncode == 1
         assert "CommandError: Invalid JSON payload" in done.stderr
         assert "Traceback" not in done.stderr

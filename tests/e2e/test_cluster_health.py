@@ -4,13 +4,10 @@ avoided by every publisher (the original silently lost that node's traffic)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.support.processes import ROOT, DaphneNode, start_all
+from tests.support.processes import DaphneNode, run_manage, start_all
 from tests.support.redis import RedisServer
 from tests.support.waiting import async_wait_until
 from tests.support.wsclient import ProtocolClient
@@ -19,14 +16,7 @@ pytestmark = pytest.mark.e2e
 
 
 def status_json(redis_urls: list[str]) -> dict:
-    done = subprocess.run(
-        [sys.executable, "manage.py", "realtime_status", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "REALTIME_REDIS_NODES": ",".join(redis_urls)},
-    )
+    done = run_manage("realtime_status", "--json", redis_urls=redis_urls)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

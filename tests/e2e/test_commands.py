@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
 from tests.support.cluster import Cluster
-from tests.support.processes import ROOT
+from tests.support.processes import run_manage
 from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -22,15 +20,7 @@ def manage(
     cluster: Cluster, *args: str, extra: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
     urls = [server.url for server in cluster.redis] + list(extra)
-    env = {**os.environ, "REALTIME_REDIS_NODES": ",".join(urls)}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_manage(*args, redis_urls=urls)
 
 
 @pytest.fixture(scope="module")

@@ -305,3 +305,21 @@ class RunWorker(ServerProcess):
         """Stop the process and remove its logs."""
         super().cleanup()
         self.job_log.unlink(missing_ok=True)
+
+
+def run_manage(
+    *args: str, redis_urls: list[str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` of the demo project as a separate process (as an operator would),
+    with ``redis_urls`` as its ``REALTIME_REDIS_NODES`` when given; output captured."""
+    env = dict(os.environ)
+    if redis_urls is not None:
+        env["REALTIME_REDIS_NODES"] = ",".join(redis_urls)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
