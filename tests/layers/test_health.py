@@ -127,10 +127,12 @@ async def test_fastest_prefers_the_node_that_answers_faster(redis_nodes, make_la
     stop = threading.Event()
 
     def keep_slow() -> None:
-        # Redis blocks for each DEBUG SLEEP: every PING to it waits up to 100 ms.
+        # Redis blocks for each DEBUG SLEEP: every PING to it waits up to 300 ms, far more
+        # than a pause of this process's loop (a collection in a long suite) adds to the fast
+        # node's samples, and under the 0.5 s health timeout.
         deadline = time.monotonic() + 30
         while not stop.is_set() and time.monotonic() < deadline:
-            slow.call("DEBUG", "SLEEP", "0.1")
+            slow.call("DEBUG", "SLEEP", "0.3")
 
     sleeper = threading.Thread(target=keep_slow, daemon=True)
     sleeper.start()
